@@ -1,0 +1,48 @@
+# Two commands matter: `make run` and `make test`. Both set everything up from scratch.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PO := $(wildcard locales/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+BABEL_KEYWORDS := -k tr -k N_ -k ngettext:1,2 -k pgettext:1c,2
+
+.PHONY: run test lint format catalogs extract bench clean
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+%.mo: %.po $(STAMP)
+	$(VENV)/bin/pybabel compile --domain messages --input-file $< --output-file $@
+
+catalogs: $(MO)
+
+run: $(STAMP) catalogs
+	@if [ -n "$$TELEGRAM_BOT_TOKEN" ]; then $(PY) -m bot run; else $(PY) -m bot demo; fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check bot tests bench
+	$(VENV)/bin/ruff format --check bot tests bench
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix bot tests bench
+	$(VENV)/bin/ruff format bot tests bench
+
+test: $(STAMP) catalogs lint
+	$(PY) -m pytest -q
+
+# Re-extract the messages after changing UI text, then translate the new entries in ru and uz.
+extract: $(STAMP)
+	$(VENV)/bin/pybabel extract --mapping-file babel.cfg $(BABEL_KEYWORDS) --no-location \
+		--sort-output --project mobility-bot --output-file locales/messages.pot bot
+	$(VENV)/bin/pybabel update --domain messages --input-file locales/messages.pot \
+		--output-dir locales --no-fuzzy-matching --ignore-obsolete
+
+bench: $(STAMP) catalogs
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) locales/*/LC_MESSAGES/*.mo .pytest_cache

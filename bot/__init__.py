@@ -1,0 +1,9 @@
+"""Mobility Bot: a Telegram assistant for students on academic mobility programmes."""
+
+import zoneinfo
+
+# Use the tzdata package, never the system's zone files: old system files still put
+# Asia/Almaty at UTC+6, while it has been UTC+5 since 2024-03-01.
+zoneinfo.reset_tzpath(to=[])
+
+__version__ = "0.1.0"

@@ -1,0 +1,105 @@
+"""Builds the Application: the one place where handlers are registered, in order."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.callbacks import pattern
+from bot.clock import Clock
+from bot.commands import register_default_menus
+from bot.config import Settings
+from bot.context import SERVICES_KEY, BotContext
+from bot.handlers import contacts, invites, itinerary, language, start
+from bot.handlers.common import load_user
+from bot.i18n import Catalogs
+from bot.services import Services
+from bot.storage import Database, Storage
+
+log = logging.getLogger(__name__)
+
+
+def check_timezone_data() -> None:
+    """Fails loudly on stale zone data, which would show every Almaty time an hour late."""
+    offset = datetime(2026, 6, 1, 12, tzinfo=ZoneInfo("Asia/Almaty")).utcoffset()
+    if offset is None or offset.total_seconds() != 5 * 3600:
+        raise RuntimeError(f"stale time-zone data: Asia/Almaty is {offset}, expected UTC+5")
+
+
+def build_application(
+    settings: Settings, *, clock: Clock | None = None, catalogs: Catalogs | None = None
+) -> Application:
+    """The exact Application production runs; tests and the playground build it here too."""
+    check_timezone_data()
+    clock = clock or Clock()
+    catalogs = catalogs or Catalogs()
+
+    async def post_init(app: Application) -> None:
+        db = Database(settings.database)
+        await db.open()
+        storage = Storage(db)
+        for user_id in settings.coordinators:
+            await storage.users.set_coordinator(user_id, True, clock.now())
+        services = Services.build(settings, clock, storage, catalogs)
+        app.bot_data[SERVICES_KEY] = services
+        await register_default_menus(app.bot, catalogs)
+        log.info("bot @%s ready, database %s", app.bot.username, settings.database)
+
+    async def post_shutdown(app: Application) -> None:
+        services: Services | None = app.bot_data.pop(SERVICES_KEY, None)
+        if services is not None:
+            await services.storage.db.close()
+
+    app = (
+        Application.builder()
+        .token(settings.token)
+        .base_url(settings.base_url)
+        .base_file_url(settings.base_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    register_handlers(app)
+    return app
+
+
+def register_handlers(app: Application) -> None:
+    # Group -1 runs first for every update: it loads the user, language and permissions that
+    # every later handler reads from the context.
+    app.add_handler(TypeHandler(Update, load_user), group=-1)
+
+    # Group 0: the first matching handler answers. Commands, then buttons, then the fallbacks
+    # for unknown commands and plain text, which must stay last.
+    private = filters.ChatType.PRIVATE
+    for name, callback in (
+        ("start", start.start),
+        ("help", start.help_command),
+        ("today", itinerary.today),
+        ("tomorrow", itinerary.tomorrow),
+        ("week", itinerary.week),
+        ("next", itinerary.next_session),
+        ("contacts", contacts.contacts),
+        ("language", language.language),
+        ("invite", invites.invite),
+    ):
+        app.add_handler(CommandHandler(name, callback, filters=private))
+    app.add_handler(
+        CallbackQueryHandler(language.language_chosen, pattern=pattern(language.LANGUAGE_ACTION))
+    )
+    app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))
+    app.add_handler(MessageHandler(private & filters.TEXT, start.plain_text))

@@ -1,0 +1,70 @@
+"""The command menu: one list that feeds /help and Telegram's setMyCommands."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import TelegramError
+
+from bot.i18n import LANGUAGES, N_, Catalogs, Translator
+from bot.storage.models import Role
+
+log = logging.getLogger(__name__)
+
+EVERYONE = frozenset({None, Role.STUDENT, Role.SUPERVISOR, Role.COORDINATOR})
+MEMBERS = frozenset({Role.STUDENT, Role.SUPERVISOR, Role.COORDINATOR})
+STAFF = frozenset({Role.SUPERVISOR, Role.COORDINATOR})
+COORDINATORS = frozenset({Role.COORDINATOR})
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str  # msgid, translated when shown
+    audience: frozenset[Role | None]
+    usage: str = ""  # arguments, shown in /help
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("today", N_("Today's sessions"), MEMBERS),
+    Command("tomorrow", N_("Tomorrow's sessions"), MEMBERS),
+    Command("week", N_("The rest of this week"), MEMBERS),
+    Command("next", N_("The next session and how to get there"), MEMBERS),
+    Command("contacts", N_("Whom to call: hosts, supervisor, emergency"), MEMBERS),
+    Command("language", N_("Change the language"), EVERYONE),
+    Command("help", N_("What I can do"), EVERYONE),
+    Command(
+        "invite", N_("Make an invite link for a group"), STAFF, "<cohort> <student|supervisor>"
+    ),
+)
+
+
+def commands_for(role: Role | None) -> list[Command]:
+    return [c for c in COMMANDS if role in c.audience]
+
+
+def bot_commands(role: Role | None, tr: Translator) -> list[BotCommand]:
+    return [BotCommand(c.name, tr(c.description)[:256]) for c in commands_for(role)]
+
+
+async def register_default_menus(bot: Bot, catalogs: Catalogs) -> None:
+    """The menu Telegram shows before a user joins or chooses, by their app's language."""
+    await bot.set_my_commands(
+        bot_commands(Role.STUDENT, catalogs.get("en")), scope=BotCommandScopeDefault()
+    )
+    for lang in LANGUAGES:
+        await bot.set_my_commands(
+            bot_commands(Role.STUDENT, catalogs.get(lang)),
+            scope=BotCommandScopeDefault(),
+            language_code=lang,
+        )
+
+
+async def register_user_menu(bot: Bot, chat_id: int, role: Role | None, tr: Translator) -> None:
+    """The menu follows the Telegram app's language, so a choice made in the bot needs its own."""
+    try:
+        await bot.set_my_commands(bot_commands(role, tr), scope=BotCommandScopeChat(chat_id))
+    except TelegramError as exc:  # a menu is a convenience; never fail the update for it
+        log.warning("could not set the command menu for a chat: %s", exc)

@@ -1,0 +1,70 @@
+"""Settings read from the environment, once, at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
+DEFAULT_DATABASE = "data/mobility.sqlite3"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str = ""
+    base_url: str = DEFAULT_BASE_URL
+    base_file_url: str = DEFAULT_BASE_FILE_URL
+    database: Path = Path(DEFAULT_DATABASE)
+    coordinators: frozenset[int] = field(default_factory=frozenset)
+    reminder_minutes: tuple[int, ...] = (30,)
+    invite_days: int = 14
+    webhook_secret: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
+            base_url=env.get("TELEGRAM_BASE_URL", "").strip() or DEFAULT_BASE_URL,
+            base_file_url=env.get("TELEGRAM_BASE_FILE_URL", "").strip() or DEFAULT_BASE_FILE_URL,
+            database=Path(env.get("BOT_DATABASE", "").strip() or DEFAULT_DATABASE),
+            coordinators=parse_user_ids(env.get("BOT_COORDINATORS", "")),
+            reminder_minutes=parse_minutes(env.get("BOT_REMINDER_MINUTES", "")),
+            webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
+        )
+
+
+def parse_user_ids(raw: str) -> frozenset[int]:
+    ids = set()
+    for part in raw.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.lstrip("-").isdigit():
+            raise ConfigError(
+                f"BOT_COORDINATORS must be comma-separated Telegram user ids, got {part!r}"
+            )
+        ids.add(int(part))
+    return frozenset(ids)
+
+
+def parse_minutes(raw: str) -> tuple[int, ...]:
+    if not raw.strip():
+        return (30,)
+    leads = set()
+    for part in raw.split(","):
+        part = part.strip()
+        if not part.isdigit() or not 1 <= int(part) <= 7 * 24 * 60:
+            raise ConfigError(
+                "BOT_REMINDER_MINUTES must be minutes between 1 and 10080, "
+                f"comma-separated (e.g. 60,15), got {part!r}"
+            )
+        leads.add(int(part))
+    return tuple(sorted(leads, reverse=True))

@@ -1,0 +1,114 @@
+"""Turning sessions, days and contacts into the HTML text users read, in their language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from html import escape
+
+from babel.dates import format_date
+
+from bot.i18n import Translator
+from bot.storage.models import Cohort, Contact, Session
+
+# Babel has no single skeleton that reads naturally in all three; Uzbek writes "15-sentabr".
+_DAY_PATTERNS = {"en": "EEEE, d MMMM", "ru": "EEEE, d MMMM", "uz": "EEEE, d-MMMM"}
+
+
+def day_heading(day: date, tr: Translator) -> str:
+    text = format_date(day, _DAY_PATTERNS.get(tr.language, "EEEE, d MMMM"), locale=tr.locale)
+    return text[:1].upper() + text[1:]
+
+
+def hhmm(moment: datetime, cohort: Cohort) -> str:
+    return moment.astimezone(cohort.tz).strftime("%H:%M")
+
+
+def countdown(delta: timedelta, tr: Translator) -> str:
+    """'in 1 h 35 min' exactly; Babel's format_timedelta would round 95 minutes to 2 hours."""
+    minutes = max(0, int(delta.total_seconds() + 59) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(tr.ngettext("{n} day", "{n} days", days).format(n=days))
+    if hours:
+        parts.append(tr.ngettext("{n} hour", "{n} hours", hours).format(n=hours))
+    if mins or not parts:
+        parts.append(tr.ngettext("{n} minute", "{n} minutes", mins).format(n=mins))
+    return " ".join(parts)
+
+
+def session_block(session: Session, cohort: Cohort, tr: Translator) -> str:
+    lang = tr.language
+    when = f"{hhmm(session.starts_at, cohort)}–{hhmm(session.ends_at, cohort)}"
+    title = escape(session.title.get(lang))
+    if session.cancelled:
+        lines = [f"❌ <s>{when} {title}</s>"]
+        reason = tr("Cancelled")
+        if session.cancel_reason:
+            reason += f": {escape(session.cancel_reason)}"
+        lines.append(f"    <i>{reason}</i>")
+        return "\n".join(lines)
+    lines = [f"🕘 <b>{when}</b> {title}"]
+    department = session.department.get(lang)
+    if department:
+        lines.append(f"    🏛 {escape(department)}")
+    if session.location:
+        lines.append(f"    📍 {escape(session.location)}")
+    if session.host:
+        lines.append(f"    👤 {escape(session.host)}")
+    if session.notes:
+        lines.append(f"    📝 {escape(session.notes)}")
+    return "\n".join(lines)
+
+
+def day_text(day: date, sessions: list[Session], cohort: Cohort, tr: Translator) -> str:
+    heading = f"<b>{escape(day_heading(day, tr))}</b>"
+    if not sessions:
+        return f"{heading}\n{tr('Nothing is planned for this day.')}"
+    return heading + "\n" + "\n\n".join(session_block(s, cohort, tr) for s in sessions)
+
+
+def phone_link(phone: str) -> str:
+    """Compact international form, which Telegram turns into a tappable number."""
+    compact = re.sub(r"[^\d+]", "", phone)
+    return compact or phone
+
+
+def contacts_text(contacts: Iterable[Contact], tr: Translator) -> str:
+    lang = tr.language
+    own: dict[str, list[Contact]] = {}
+    shared: list[Contact] = []
+    for contact in contacts:
+        if contact.cohort_id is None:
+            shared.append(contact)
+        else:
+            own.setdefault(contact.role.get(lang) or tr("Other contacts"), []).append(contact)
+    parts = [f"<b>{escape(tr('Contacts'))}</b>"]
+    for role, people in own.items():
+        lines = [f"\n<b>{escape(role)}</b>"]
+        lines.extend(_contact_line(c) for c in people)
+        parts.append("\n".join(lines))
+    if shared:
+        lines = [f"\n<b>🚨 {escape(tr('Emergency and shared numbers'))}</b>"]
+        for c in shared:
+            role = c.role.get(lang)
+            label = (
+                f"{escape(role)} ({escape(c.name)})" if role and role != c.name else escape(c.name)
+            )
+            lines.append(f"{label}: {escape(phone_link(c.phone))}" if c.phone else label)
+        parts.append("\n".join(lines))
+    if len(parts) == 1:
+        parts.append(tr("No contacts have been added yet."))
+    return "\n".join(parts)
+
+
+def _contact_line(c: Contact) -> str:
+    details = [escape(phone_link(c.phone))] if c.phone else []
+    if c.email:
+        details.append(escape(c.email))
+    if c.telegram:
+        details.append(escape(c.telegram))
+    return f"• {escape(c.name)}" + (f" — {' · '.join(details)}" if details else "")

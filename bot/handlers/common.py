@@ -1,0 +1,80 @@
+"""What every handler shares: loading the user once per update, replying, cohort lookup."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram.constants import ParseMode
+
+from bot.context import BotContext
+from bot.i18n import Translator
+from bot.services.access import Actor, Permission, allowed
+from bot.storage.models import Cohort, Role
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+async def load_user(update: Update, context: BotContext) -> None:
+    """Handler group -1: records the user and resolves their language and permissions."""
+    tg_user = update.effective_user
+    if tg_user is None or tg_user.is_bot:
+        return
+    services = context.services
+    user = await services.storage.users.touch(
+        tg_user.id,
+        first_name=tg_user.first_name or "",
+        last_name=tg_user.last_name or "",
+        username=tg_user.username or "",
+        telegram_language=tg_user.language_code,
+        now=services.clock.now(),
+    )
+    memberships = await services.storage.users.memberships(user.telegram_id)
+    context.user = user
+    context.actor = Actor.of(
+        user, {m.cohort_id: m.role for m in memberships}, services.settings.coordinators
+    )
+    context.use_language(user.language, tg_user.language_code)
+
+
+async def reply(
+    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+) -> Message | None:
+    message = update.effective_message
+    if message is None:
+        return None
+    return await message.reply_text(
+        text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )
+
+
+def role_name(role: Role, tr: Translator) -> str:
+    names = {
+        Role.STUDENT: tr.pgettext("role", "student"),
+        Role.SUPERVISOR: tr.pgettext("role", "supervisor"),
+        Role.COORDINATOR: tr.pgettext("role", "coordinator"),
+    }
+    return names[role]
+
+
+def how_to_join(context: BotContext) -> str:
+    return context.tr(
+        "You have not joined a group yet. Open the invite link that your coordinator or "
+        "supervisor shared with you (it looks like https://t.me/{bot}?start=…), then press "
+        "Start."
+    ).format(bot=context.bot.username)
+
+
+async def current_cohort(
+    update: Update, context: BotContext, permission: Permission = Permission.READ_ITINERARY
+) -> Cohort | None:
+    """The cohort the user reads, or None after telling them how to join or that they may not."""
+    user = context.user
+    cohort = None
+    if user is not None and user.cohort_id is not None:
+        cohort = await context.services.storage.cohorts.get(user.cohort_id)
+    if cohort is None:
+        await reply(update, how_to_join(context))
+        return None
+    if not allowed(context.actor, permission, cohort.id):
+        await reply(update, context.tr("Sorry, you are not allowed to do that."))
+        return None
+    return cohort

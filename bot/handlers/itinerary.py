@@ -1,0 +1,89 @@
+"""/today, /tomorrow, /week and /next."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import Update
+
+from bot.context import BotContext
+from bot.formatting import countdown, day_heading, day_text, hhmm, session_block
+from bot.handlers.common import current_cohort, reply
+
+
+async def today(update: Update, context: BotContext) -> None:
+    cohort = await current_cohort(update, context)
+    if cohort is None:
+        return
+    day = await context.services.itinerary.today(cohort)
+    header = context.tr("Today")
+    await reply(
+        update, f"📅 <b>{header}</b> · " + day_text(day.date, day.sessions, cohort, context.tr)
+    )
+
+
+async def tomorrow(update: Update, context: BotContext) -> None:
+    cohort = await current_cohort(update, context)
+    if cohort is None:
+        return
+    day = await context.services.itinerary.tomorrow(cohort)
+    header = context.tr("Tomorrow")
+    await reply(
+        update, f"📅 <b>{header}</b> · " + day_text(day.date, day.sessions, cohort, context.tr)
+    )
+
+
+async def week(update: Update, context: BotContext) -> None:
+    cohort = await current_cohort(update, context)
+    if cohort is None:
+        return
+    tr = context.tr
+    days = await context.services.itinerary.week(cohort)
+    busy = [d for d in days if d.sessions]
+    if not busy:
+        await reply(update, tr("Nothing is planned for the rest of this week."))
+        return
+    # Free days are left out; one message per day keeps each under Telegram's 4096 characters.
+    texts = [day_text(d.date, d.sessions, cohort, tr) for d in busy]
+    chunk = ""
+    for text in texts:
+        if chunk and len(chunk) + len(text) > 3500:
+            await reply(update, chunk)
+            chunk = ""
+        chunk = f"{chunk}\n\n{text}" if chunk else text
+    await reply(update, chunk)
+
+
+async def next_session(update: Update, context: BotContext) -> None:
+    cohort = await current_cohort(update, context)
+    if cohort is None:
+        return
+    tr = context.tr
+    services = context.services
+    current, upcoming = await services.itinerary.next_session(cohort)
+    now = services.clock.now()
+    parts = []
+    if current is not None:
+        parts.append(
+            tr("Going on now (until {time}):").format(time=hhmm(current.ends_at, cohort))
+            + "\n"
+            + session_block(current, cohort, tr)
+        )
+    if upcoming is None:
+        parts.append(tr("There are no more sessions in your programme."))
+        await reply(update, "\n\n".join(parts))
+        return
+    starts_local = upcoming.starts_at.astimezone(cohort.tz).date()
+    when = tr("Next: {day}, starts in {countdown}").format(
+        day=escape(day_heading(starts_local, tr)),
+        countdown=countdown(upcoming.starts_at - now, tr),
+    )
+    parts.append(f"⏭ <b>{when}</b>\n" + session_block(upcoming, cohort, tr))
+    await reply(update, "\n\n".join(parts))
+    if upcoming.has_coordinates and update.effective_message is not None:
+        await update.effective_message.reply_venue(
+            latitude=upcoming.latitude,
+            longitude=upcoming.longitude,
+            title=upcoming.title.get(tr.language)[:100],
+            address=(upcoming.location or upcoming.department.get(tr.language))[:100] or "—",
+        )

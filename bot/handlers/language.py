@@ -1,0 +1,58 @@
+"""/language: an inline keyboard that switches the language and confirms in the new one."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.callbacks import CallbackData
+from bot.commands import register_user_menu
+from bot.context import BotContext
+from bot.handlers.common import reply
+from bot.i18n import LANGUAGE_NAMES, LANGUAGES
+from bot.storage.models import Role
+
+LANGUAGE_ACTION = "lang"
+
+
+def language_keyboard(user_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    LANGUAGE_NAMES[lang],
+                    callback_data=CallbackData(LANGUAGE_ACTION, user_id, lang).encode(),
+                )
+                for lang in LANGUAGES
+            ]
+        ]
+    )
+
+
+async def language(update: Update, context: BotContext) -> None:
+    if context.user is None:
+        return
+    await reply(
+        update,
+        context.tr("Choose your language:"),
+        language_keyboard(context.user.telegram_id),
+    )
+
+
+async def language_chosen(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    data = CallbackData.decode(query.data if query else None)
+    if query is None or context.user is None:
+        return
+    if data is None or data.action != LANGUAGE_ACTION or data.arg not in LANGUAGES:
+        await query.answer(context.tr("This button is out of date."))
+        return
+    if data.user_id != context.user.telegram_id:
+        await query.answer(context.tr("This button is not for you."), show_alert=True)
+        return
+    await context.services.storage.users.set_language(context.user.telegram_id, data.arg)
+    context.use_language(data.arg)
+    tr = context.tr
+    await query.answer()
+    await query.edit_message_text(tr("Done! I will speak English with you."))
+    role = Role.COORDINATOR if context.actor.is_coordinator else context.user.role
+    await register_user_menu(context.bot, context.user.telegram_id, role, tr)

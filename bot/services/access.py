@@ -1,0 +1,66 @@
+"""Who may do what: every permission check of the bot is answered here and only here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.storage.models import Role, User
+
+
+class Permission(StrEnum):
+    READ_ITINERARY = "read_itinerary"  # today, week, contacts, calendar of a cohort
+    INVITE_STUDENT = "invite_student"
+    INVITE_SUPERVISOR = "invite_supervisor"
+    MANAGE_INVITES = "manage_invites"  # list and revoke invites of a cohort
+    BROADCAST = "broadcast"
+    VIEW_ROSTER = "view_roster"
+    EDIT_ITINERARY = "edit_itinerary"  # cancel, move, room, import, export
+    MANAGE_ROLES = "manage_roles"  # grant and revoke coordinators
+    VIEW_AUDIT = "view_audit"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A user with every cohort they belong to, as the permission rules need them."""
+
+    user_id: int
+    is_coordinator: bool = False
+    roles: dict[int, Role] = field(default_factory=dict)  # cohort id -> role there
+
+    @classmethod
+    def of(cls, user: User | None, roles: dict[int, Role], coordinators: frozenset[int]) -> Actor:
+        if user is None:
+            return cls(user_id=0)
+        return cls(
+            user_id=user.telegram_id,
+            is_coordinator=user.is_coordinator or user.telegram_id in coordinators,
+            roles=roles,
+        )
+
+    def supervises(self, cohort_id: int | None) -> bool:
+        return cohort_id is not None and self.roles.get(cohort_id) is Role.SUPERVISOR
+
+    def member_of(self, cohort_id: int | None) -> bool:
+        return cohort_id is not None and cohort_id in self.roles
+
+
+_SUPERVISOR_MAY = {
+    Permission.READ_ITINERARY,
+    Permission.INVITE_STUDENT,
+    Permission.BROADCAST,
+    Permission.VIEW_ROSTER,
+}
+
+
+def allowed(actor: Actor, permission: Permission, cohort_id: int | None = None) -> bool:
+    """The single answer to "may this actor do this (in this cohort)?"."""
+    if actor.is_coordinator:
+        return True
+    if cohort_id is None:
+        return False
+    if actor.supervises(cohort_id):
+        return permission in _SUPERVISOR_MAY
+    if actor.member_of(cohort_id):
+        return permission is Permission.READ_ITINERARY
+    return False

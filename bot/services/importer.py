@@ -1,0 +1,536 @@
+"""Import of cohorts, sessions and contacts: validate everything, then write all or nothing.
+
+Identity of a session: the `id` column when the file has one; otherwise the natural key
+"<date> <start> <title>" (title in English, else Russian, else Uzbek). A sessions file is the
+whole itinerary of every cohort it names: a session of that cohort missing from the file is
+marked cancelled (never deleted). A contacts file is the whole contact list of every cohort it
+names (and of the shared list when it has `*` rows).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from bot.i18n import N_
+from bot.services.spreadsheets import (
+    MAX_CELL_CHARS,
+    FileProblem,
+    Problem,
+    Table,
+    problem,
+    read_tables,
+)
+from bot.storage import Storage
+from bot.storage.models import Cohort, Localized, Session
+from bot.storage.repositories import CohortFields, ContactFields, SessionFields
+
+COHORT_COLUMNS = ("code", "name", "timezone", "arrives", "departs")
+COHORT_OPTIONAL = ("home_institution", "host_institution")
+SESSION_COLUMNS = (
+    "cohort", "date", "start", "end", "title_en", "title_ru", "title_uz",
+    "department_en", "department_ru", "department_uz", "location",
+)  # fmt: skip
+SESSION_OPTIONAL = ("host", "notes", "latitude", "longitude", "id", "cancelled")
+CONTACT_COLUMNS = ("cohort", "name", "role_en", "role_ru", "role_uz", "phone", "email", "telegram")
+SHARED = "*"
+CANCELLED_REASON_REMOVED = "removed from the itinerary"
+
+_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::00)?$")
+_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()\-]{1,30}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HANDLE_RE = re.compile(r"^@?[A-Za-z][A-Za-z0-9_]{3,31}$")
+_TRUE = {"1", "yes", "true", "y", "x", "cancelled", "да", "ha"}
+_FALSE = {"", "0", "no", "false", "n", "нет", "yoʻq"}
+
+
+@cache
+def known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@dataclass
+class SessionChange:
+    before: Session | None  # None: added
+    after: SessionFields
+    cohort_code: str
+
+    @property
+    def kind(self) -> str:
+        if self.before is None:
+            return "added"
+        if self.after.cancelled and not self.before.cancelled:
+            return "cancelled"
+        return "changed"
+
+
+@dataclass
+class ContactsChange:
+    cohort_code: str  # "*" for the shared list
+    cohort_id: int | None
+    before: list[ContactFields]
+    after: list[ContactFields]
+
+    @property
+    def added(self) -> int:
+        return len([c for c in self.after if c not in self.before])
+
+    @property
+    def removed(self) -> int:
+        return len([c for c in self.before if c not in self.after])
+
+
+@dataclass
+class ImportPlan:
+    """What an import would change; empty lists mean the file matches the database."""
+
+    cohorts_added: list[CohortFields] = field(default_factory=list)
+    cohorts_changed: list[tuple[Cohort, CohortFields]] = field(default_factory=list)
+    sessions: list[SessionChange] = field(default_factory=list)
+    contacts: list[ContactsChange] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def empty(self) -> bool:
+        return not (self.cohorts_added or self.cohorts_changed or self.sessions or self.contacts)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for c in self.sessions if c.kind == kind)
+
+
+@dataclass
+class ImportResult:
+    plan: ImportPlan
+    changed_session_ids: list[int] = field(default_factory=list)
+
+
+def _kind(table: Table) -> str | None:
+    columns = set(table.header)
+    if set(SESSION_COLUMNS) <= columns:
+        return "sessions"
+    if set(CONTACT_COLUMNS) <= columns:
+        return "contacts"
+    if set(COHORT_COLUMNS) <= columns:
+        return "cohorts"
+    return None
+
+
+def _missing_columns_hint(table: Table) -> str:
+    columns = set(table.header)
+    best = min(
+        (COHORT_COLUMNS, SESSION_COLUMNS, CONTACT_COLUMNS),
+        key=lambda required: len(set(required) - columns),
+    )
+    return ", ".join(c for c in best if c not in columns)
+
+
+class Importer:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    async def plan_files(self, files: list[tuple[str, bytes]]) -> ImportPlan:
+        """Reads and validates files against the database; writes nothing."""
+        tables: list[Table] = []
+        plan = ImportPlan()
+        for name, content in files:
+            try:
+                tables.extend(read_tables(name, content))
+            except FileProblem as exc:
+                plan.problems.append(exc.problem)
+        if plan.problems:
+            return plan
+        return await self.plan_tables(tables)
+
+    async def plan_tables(self, tables: list[Table]) -> ImportPlan:
+        plan = ImportPlan()
+        by_kind: dict[str, list[Table]] = {"cohorts": [], "sessions": [], "contacts": []}
+        for table in tables:
+            kind = _kind(table)
+            if kind is None:
+                plan.problems.append(
+                    problem(
+                        table.source,
+                        1,
+                        N_("unrecognised header; missing columns: {columns}"),
+                        columns=_missing_columns_hint(table),
+                    )
+                )
+                continue
+            by_kind[kind].append(table)
+            for line, row in table.rows:
+                if "\x00extra" in row:
+                    plan.problems.append(
+                        problem(table.source, line, N_("more cells than header columns"))
+                    )
+        existing = {c.code.upper(): c for c in await self._storage.cohorts.all()}
+        zones = {code: c.timezone for code, c in existing.items()}
+        for table in by_kind["cohorts"]:
+            self._plan_cohorts(table, existing, zones, plan)
+        seen_sessions: dict[str, set[str]] = {}
+        new_sessions: dict[str, list[SessionFields]] = {}
+        for table in by_kind["sessions"]:
+            self._plan_sessions(table, zones, seen_sessions, new_sessions, plan)
+        new_contacts: dict[str, list[ContactFields]] = {}
+        for table in by_kind["contacts"]:
+            self._plan_contacts(table, zones, new_contacts, plan)
+        if plan.problems:
+            plan.problems.sort(key=lambda p: (p.source, p.line or 0))
+            return plan
+        await self._diff_sessions(existing, new_sessions, plan)
+        await self._diff_contacts(existing, new_contacts, plan)
+        return plan
+
+    # -- validation ------------------------------------------------------------------------
+
+    def _plan_cohorts(
+        self,
+        table: Table,
+        existing: dict[str, Cohort],
+        zones: dict[str, str],
+        plan: ImportPlan,
+    ) -> None:
+        seen: set[str] = set()
+        for line, row in table.rows:
+            errors: list[Problem] = []
+
+            def bad(message: str, _line: int = line, _errors: list = errors, **params: object):
+                _errors.append(problem(table.source, _line, message, **params))
+
+            code = row["code"]
+            if not _CODE_RE.match(code):
+                bad(N_("cohort code “{code}” must be 1–32 letters, digits, - or _"), code=code)
+            elif code.upper() in seen:
+                bad(N_("cohort {code} appears twice"), code=code)
+            seen.add(code.upper())
+            if not row["name"]:
+                bad(N_("the cohort name is empty"))
+            tz = row["timezone"]
+            if tz not in known_timezones():
+                bad(N_("unknown time zone “{tz}” (use an IANA name such as Asia/Almaty)"), tz=tz)
+            arrives = _parse_date(row["arrives"], bad, "arrives")
+            departs = _parse_date(row["departs"], bad, "departs")
+            if arrives and departs and departs < arrives:
+                bad(
+                    N_("departs ({departs}) is before arrives ({arrives})"),
+                    departs=departs,
+                    arrives=arrives,
+                )
+            _check_lengths(row, bad)
+            if errors:
+                plan.problems.extend(errors)
+                continue
+            fields = CohortFields(
+                code=code,
+                name=row["name"],
+                timezone=tz,
+                arrives=arrives,  # type: ignore[arg-type]
+                departs=departs,  # type: ignore[arg-type]
+                home_institution=row.get("home_institution", ""),
+                host_institution=row.get("host_institution", ""),
+            )
+            zones[code.upper()] = tz
+            current = existing.get(code.upper())
+            if current is None:
+                plan.cohorts_added.append(fields)
+            elif CohortFields(
+                current.code, current.name, current.timezone, current.arrives,
+                current.departs, current.home_institution, current.host_institution,
+            ) != fields:  # fmt: skip
+                plan.cohorts_changed.append((current, fields))
+
+    def _plan_sessions(
+        self,
+        table: Table,
+        zones: dict[str, str],
+        seen: dict[str, set[str]],
+        result: dict[str, list[SessionFields]],
+        plan: ImportPlan,
+    ) -> None:
+        has_ids = "id" in table.header
+        for line, row in table.rows:
+            errors: list[Problem] = []
+
+            def bad(message: str, _line: int = line, _errors: list = errors, **params: object):
+                _errors.append(problem(table.source, _line, message, **params))
+
+            code = row["cohort"].upper()
+            tz_name = zones.get(code)
+            if tz_name is None:
+                bad(N_("unknown cohort “{code}”"), code=row["cohort"])
+            day = _parse_date(row["date"], bad, "date")
+            start = _parse_time(row["start"], bad, "start")
+            end = _parse_time(row["end"], bad, "end")
+            title = Localized(row["title_en"], row["title_ru"], row["title_uz"])
+            if not title.any():
+                bad(N_("the title is empty in every language"))
+            department = Localized(
+                row["department_en"], row["department_ru"], row["department_uz"]
+            )
+            latitude = _parse_coordinate(row.get("latitude", ""), 90, bad, "latitude")
+            longitude = _parse_coordinate(row.get("longitude", ""), 180, bad, "longitude")
+            if (latitude is None) != (longitude is None):
+                bad(N_("give both latitude and longitude, or neither"))
+            cancelled_text = row.get("cancelled", "").lower()
+            if cancelled_text not in _TRUE | _FALSE:
+                bad(N_("cancelled must be yes or no, not “{value}”"), value=row["cancelled"])
+            _check_lengths(row, bad)
+            starts_at = ends_at = None
+            if tz_name and day and start and end:
+                tz = ZoneInfo(tz_name)
+                starts_at = _local_instant(day, start, tz, bad)
+                ends_at = _local_instant(day, end, tz, bad)
+                if starts_at and ends_at and ends_at <= starts_at:
+                    bad(
+                        N_("ends ({end}) before it starts ({start})"),
+                        end=row["end"],
+                        start=row["start"],
+                    )
+            key = row.get("id", "") if has_ids else ""
+            if has_ids and not key:
+                bad(N_("the id is empty"))
+            if not has_ids and day and start:
+                key = f"{day.isoformat()} {start.strftime('%H:%M')} {title.get('en')}"
+            if key and key.upper() in seen.setdefault(code, set()):
+                bad(N_("session “{id}” appears twice for cohort {code}"), id=key, code=code)
+            seen[code].add(key.upper())
+            if errors:
+                plan.problems.extend(errors)
+                continue
+            result.setdefault(code, []).append(
+                SessionFields(
+                    external_id=key,
+                    starts_at=starts_at,  # type: ignore[arg-type]
+                    ends_at=ends_at,  # type: ignore[arg-type]
+                    title=title,
+                    department=department,
+                    location=row["location"],
+                    host=row.get("host", ""),
+                    notes=row.get("notes", ""),
+                    latitude=latitude,
+                    longitude=longitude,
+                    cancelled=cancelled_text in _TRUE,
+                )
+            )
+
+    def _plan_contacts(
+        self,
+        table: Table,
+        zones: dict[str, str],
+        result: dict[str, list[ContactFields]],
+        plan: ImportPlan,
+    ) -> None:
+        for line, row in table.rows:
+            errors: list[Problem] = []
+
+            def bad(message: str, _line: int = line, _errors: list = errors, **params: object):
+                _errors.append(problem(table.source, _line, message, **params))
+
+            code = row["cohort"].upper()
+            if code != SHARED and code not in zones:
+                bad(N_("unknown cohort “{code}”"), code=row["cohort"])
+            if not row["name"]:
+                bad(N_("the contact name is empty"))
+            phone, email, handle = row["phone"], row["email"], row["telegram"]
+            if not (phone or email or handle):
+                bad(N_("give at least a phone, an e-mail or a Telegram handle"))
+            if phone and not _PHONE_RE.match(phone):
+                bad(N_("“{value}” is not a phone number"), value=phone)
+            if email and not _EMAIL_RE.match(email):
+                bad(N_("“{value}” is not an e-mail address"), value=email)
+            if handle and not _HANDLE_RE.match(handle):
+                bad(N_("“{value}” is not a Telegram username"), value=handle)
+            _check_lengths(row, bad)
+            if errors:
+                plan.problems.extend(errors)
+                continue
+            if handle and not handle.startswith("@"):
+                handle = "@" + handle
+            result.setdefault(code, []).append(
+                ContactFields(
+                    name=row["name"],
+                    role=Localized(row["role_en"], row["role_ru"], row["role_uz"]),
+                    phone=phone,
+                    email=email,
+                    telegram=handle,
+                )
+            )
+
+    # -- differences against the database ---------------------------------------------------
+
+    async def _diff_sessions(
+        self,
+        existing: dict[str, Cohort],
+        new_sessions: dict[str, list[SessionFields]],
+        plan: ImportPlan,
+    ) -> None:
+        for code, sessions in new_sessions.items():
+            cohort = existing.get(code)
+            stored = [] if cohort is None else await self._storage.sessions.for_cohort(cohort.id)
+            current = {s.external_id.upper(): s for s in stored}
+            cohort_code = cohort.code if cohort else code
+            for fields in sessions:
+                before = current.pop(fields.external_id.upper(), None)
+                if before is None:
+                    plan.sessions.append(SessionChange(None, fields, cohort_code))
+                elif SessionFields.of(before) != _keep_reason(fields, before):
+                    plan.sessions.append(
+                        SessionChange(before, _keep_reason(fields, before), cohort_code)
+                    )
+            for left_out in current.values():
+                if not left_out.cancelled:
+                    after = SessionFields.of(left_out)
+                    after = SessionFields(**{
+                        **after.__dict__, "cancelled": True,
+                        "cancel_reason": CANCELLED_REASON_REMOVED,
+                    })  # fmt: skip
+                    plan.sessions.append(SessionChange(left_out, after, cohort_code))
+
+    async def _diff_contacts(
+        self,
+        existing: dict[str, Cohort],
+        new_contacts: dict[str, list[ContactFields]],
+        plan: ImportPlan,
+    ) -> None:
+        for code, contacts in new_contacts.items():
+            cohort = existing.get(code)
+            cohort_id = cohort.id if cohort else None
+            if code == SHARED:
+                before = [ContactFields.of(c) for c in await self._storage.contacts.owned_by(None)]
+            elif cohort is None:
+                before = []
+            else:
+                before = [
+                    ContactFields.of(c) for c in await self._storage.contacts.owned_by(cohort.id)
+                ]
+            if before != contacts:
+                plan.contacts.append(
+                    ContactsChange(cohort.code if cohort else code, cohort_id, before, contacts)
+                )
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def apply(self, plan: ImportPlan) -> ImportResult:
+        """Writes a valid plan in one transaction; any failure leaves the database as it was."""
+        if not plan.ok:
+            raise ValueError("cannot apply an import plan with problems")
+        result = ImportResult(plan)
+        storage = self._storage
+        async with storage.transaction():
+            for fields in plan.cohorts_added:
+                await storage.cohorts.insert(fields)
+            for current, fields in plan.cohorts_changed:
+                await storage.cohorts.update(current.id, fields)
+                if current.timezone != fields.timezone:
+                    await self._move_to_zone(current, fields.timezone, plan, result)
+            cohort_ids = {c.code.upper(): c.id for c in await storage.cohorts.all()}
+            for change in plan.sessions:
+                if change.before is None:
+                    cohort_id = cohort_ids[change.cohort_code.upper()]
+                    new_id = await storage.sessions.insert(cohort_id, change.after)
+                    result.changed_session_ids.append(new_id)
+                else:
+                    await storage.sessions.update(change.before.id, change.after)
+                    result.changed_session_ids.append(change.before.id)
+            for contacts in plan.contacts:
+                cohort_id = (
+                    None
+                    if contacts.cohort_code == SHARED
+                    else cohort_ids[contacts.cohort_code.upper()]
+                )
+                await storage.contacts.replace(cohort_id, contacts.after)
+        return result
+
+    async def _move_to_zone(
+        self, cohort: Cohort, zone: str, plan: ImportPlan, result: ImportResult
+    ) -> None:
+        """Keeps the local wall-clock times of sessions this import does not mention."""
+        mentioned = {c.before.id for c in plan.sessions if c.before is not None}
+        old, new = ZoneInfo(cohort.timezone), ZoneInfo(zone)
+        for s in await self._storage.sessions.for_cohort(cohort.id):
+            if s.id in mentioned:
+                continue
+            fields = SessionFields.of(s)
+            moved = SessionFields(**{
+                **fields.__dict__,
+                "starts_at": s.starts_at.astimezone(old).replace(tzinfo=new),
+                "ends_at": s.ends_at.astimezone(old).replace(tzinfo=new),
+            })  # fmt: skip
+            await self._storage.sessions.update(s.id, moved)
+            result.changed_session_ids.append(s.id)
+
+
+def _keep_reason(fields: SessionFields, before: Session) -> SessionFields:
+    """A file cannot carry a cancel reason: keep the stored one while the session stays off."""
+    if fields.cancelled and before.cancelled and not fields.cancel_reason:
+        return SessionFields(**{**fields.__dict__, "cancel_reason": before.cancel_reason})
+    return fields
+
+
+def _parse_date(text: str, bad, column: str) -> date | None:  # type: ignore[no-untyped-def]
+    if not _DATE_RE.match(text):
+        bad(N_("{column}: “{value}” is not a date (use YYYY-MM-DD)"), column=column, value=text)
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        bad(N_("{column}: “{value}” is not a real date"), column=column, value=text)
+        return None
+
+
+def _parse_time(text: str, bad, column: str) -> time | None:  # type: ignore[no-untyped-def]
+    match = _TIME_RE.match(text)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        bad(
+            N_("{column}: “{value}” is not a time (use HH:MM, 24-hour)"), column=column, value=text
+        )
+        return None
+    return time(int(match[1]), int(match[2]))
+
+
+def _parse_coordinate(text: str, limit: int, bad, column: str) -> float | None:  # type: ignore[no-untyped-def]
+    if not text:
+        return None
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        value = float("nan")
+    if not -limit <= value <= limit:  # also false for NaN
+        bad(N_("{column}: “{value}” is not a coordinate"), column=column, value=text)
+        return None
+    return value
+
+
+def _local_instant(day: date, at: time, tz: ZoneInfo, bad) -> datetime | None:  # type: ignore[no-untyped-def]
+    local = datetime.combine(day, at, tzinfo=tz)
+    # A wall-clock time skipped by a DST change does not survive the round trip through UTC.
+    if local.astimezone(ZoneInfo("UTC")).astimezone(tz).replace(tzinfo=None) != local.replace(
+        tzinfo=None
+    ):
+        bad(
+            N_("{day} {time} does not exist in time zone {tz}"),
+            day=day,
+            time=at.strftime("%H:%M"),
+            tz=tz.key,
+        )
+        return None
+    return local.astimezone(ZoneInfo("UTC"))
+
+
+def _check_lengths(row: dict[str, str], bad) -> None:  # type: ignore[no-untyped-def]
+    for column, value in row.items():
+        if len(value) > MAX_CELL_CHARS:
+            bad(
+                N_("{column} is longer than {limit} characters"),
+                column=column,
+                limit=MAX_CELL_CHARS,
+            )

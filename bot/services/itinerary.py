@@ -1,0 +1,60 @@
+"""What is on when, in the cohort's own time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from bot.clock import Clock
+from bot.storage import Storage
+from bot.storage.models import Cohort, Session
+
+
+@dataclass(frozen=True)
+class Day:
+    date: date
+    sessions: list[Session]
+
+
+class ItineraryService:
+    def __init__(self, storage: Storage, clock: Clock) -> None:
+        self._storage = storage
+        self._clock = clock
+
+    def local_now(self, cohort: Cohort) -> datetime:
+        return self._clock.now().astimezone(cohort.tz)
+
+    def local_today(self, cohort: Cohort) -> date:
+        return self.local_now(cohort).date()
+
+    async def day(self, cohort: Cohort, day: date) -> Day:
+        start = datetime.combine(day, time(0), tzinfo=cohort.tz)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=cohort.tz)
+        sessions = await self._storage.sessions.starting_between(cohort.id, start, end)
+        return Day(day, sessions)
+
+    async def today(self, cohort: Cohort) -> Day:
+        return await self.day(cohort, self.local_today(cohort))
+
+    async def tomorrow(self, cohort: Cohort) -> Day:
+        return await self.day(cohort, self.local_today(cohort) + timedelta(days=1))
+
+    async def week(self, cohort: Cohort) -> list[Day]:
+        """The rest of this week; at the weekend, the rest of it and the whole next week."""
+        today = self.local_today(cohort)
+        last = today + timedelta(days=6 - today.weekday())
+        if today.weekday() >= 5:
+            last += timedelta(days=7)
+        days = []
+        current = today
+        while current <= last:
+            days.append(await self.day(cohort, current))
+            current += timedelta(days=1)
+        return days
+
+    async def next_session(self, cohort: Cohort) -> tuple[Session | None, Session | None]:
+        """(the session going on now, if any; the next one to start)."""
+        now = self._clock.now()
+        current = await self._storage.sessions.current_at(cohort.id, now)
+        upcoming = await self._storage.sessions.next_after(cohort.id, now)
+        return current, upcoming

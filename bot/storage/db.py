@@ -1,0 +1,154 @@
+"""The one SQLite connection of the process, its pragmas, transactions and migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.migrations import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def to_db(moment: datetime) -> str:
+    """An aware datetime as a sortable UTC text, the only form instants take in the database."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def from_db(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+class Database:
+    """Wraps one aiosqlite connection.
+
+    Handlers run concurrently on one event loop and share this connection, so a transaction
+    holds a lock: statements from other tasks wait instead of slipping into it.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else path
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._tx_owner: asyncio.Task[Any] | None = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        return self._conn
+
+    async def open(self) -> None:
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await aiosqlite.connect(str(self.path), isolation_level=None)
+        self._conn.row_factory = aiosqlite.Row
+        # foreign_keys is off on every new connection and ignored inside a transaction.
+        await self._conn.execute("PRAGMA foreign_keys = ON")
+        await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self._conn.execute("PRAGMA journal_mode = WAL")
+        await self._conn.execute("PRAGMA synchronous = NORMAL")
+        await self.migrate()
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def __aenter__(self) -> Database:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def schema_version(self) -> int:
+        row = await self.fetchone("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> None:
+        """Brings the schema up to date in place, one version per transaction."""
+        current = await self.schema_version()
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            log.info("migrating database to schema version %d", version)
+            async with self.transaction():
+                for statement in _split_sql(script):
+                    await self.conn.execute(statement)
+                await self.conn.execute(f"PRAGMA user_version = {version}")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception; one task at a time."""
+        task = asyncio.current_task()
+        if self._tx_owner is task:
+            yield  # nested use inside the same task joins the outer transaction
+            return
+        async with self._lock:
+            self._tx_owner = task
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                await self.conn.execute("COMMIT")
+            finally:
+                self._tx_owner = None
+
+    @asynccontextmanager
+    async def _statement(self) -> AsyncIterator[None]:
+        if self._tx_owner is not None and self._tx_owner is asyncio.current_task():
+            yield
+        else:
+            async with self._lock:
+                yield
+
+    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """Runs one statement; returns lastrowid for an INSERT, else the changed row count."""
+        async with self._statement():
+            cursor = await self.conn.execute(sql, params)
+            try:
+                if sql.lstrip()[:6].upper() == "INSERT" and cursor.rowcount == 1:
+                    return int(cursor.lastrowid or 0)
+                return cursor.rowcount
+            finally:
+                await cursor.close()
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        async with self._statement():
+            await self.conn.executemany(sql, rows)
+
+    async def fetchall(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[aiosqlite.Row]:
+        async with self._statement():
+            async with self.conn.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+
+    async def fetchone(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> aiosqlite.Row | None:
+        async with self._statement():
+            async with self.conn.execute(sql, params) as cursor:
+                return await cursor.fetchone()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Migrations are plain statements separated by semicolons at line ends (no triggers)."""
+    return [s.strip() for s in script.split(";\n") if s.strip()]

@@ -1,0 +1,88 @@
+"""Schema migrations, applied in order and recorded in PRAGMA user_version.
+
+Append new versions; never edit one that has shipped. Instants are UTC text
+'YYYY-MM-DD HH:MM:SS'; dates 'YYYY-MM-DD'.
+"""
+
+V1_FOUNDATION = """
+CREATE TABLE cohorts (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    arrives TEXT NOT NULL,
+    departs TEXT NOT NULL,
+    home_institution TEXT NOT NULL DEFAULT '',
+    host_institution TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY,
+    cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
+    external_id TEXT NOT NULL,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    title_en TEXT NOT NULL DEFAULT '',
+    title_ru TEXT NOT NULL DEFAULT '',
+    title_uz TEXT NOT NULL DEFAULT '',
+    department_en TEXT NOT NULL DEFAULT '',
+    department_ru TEXT NOT NULL DEFAULT '',
+    department_uz TEXT NOT NULL DEFAULT '',
+    location TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    latitude REAL,
+    longitude REAL,
+    cancelled INTEGER NOT NULL DEFAULT 0,
+    cancel_reason TEXT NOT NULL DEFAULT '',
+    UNIQUE (cohort_id, external_id)
+);
+CREATE INDEX sessions_by_cohort_start ON sessions (cohort_id, starts_at);
+CREATE TABLE contacts (
+    id INTEGER PRIMARY KEY,
+    cohort_id INTEGER REFERENCES cohorts(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL DEFAULT 0,
+    name TEXT NOT NULL,
+    role_en TEXT NOT NULL DEFAULT '',
+    role_ru TEXT NOT NULL DEFAULT '',
+    role_uz TEXT NOT NULL DEFAULT '',
+    phone TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    telegram TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX contacts_by_cohort ON contacts (cohort_id, position);
+CREATE TABLE users (
+    telegram_id INTEGER PRIMARY KEY,
+    first_name TEXT NOT NULL DEFAULT '',
+    last_name TEXT NOT NULL DEFAULT '',
+    username TEXT NOT NULL DEFAULT '',
+    language TEXT CHECK (language IN ('en', 'ru', 'uz')),
+    telegram_language TEXT,
+    is_coordinator INTEGER NOT NULL DEFAULT 0,
+    cohort_id INTEGER REFERENCES cohorts(id) ON DELETE SET NULL,
+    reachable INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    last_seen TEXT
+);
+CREATE TABLE memberships (
+    user_id INTEGER NOT NULL REFERENCES users(telegram_id) ON DELETE CASCADE,
+    cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('student', 'supervisor')),
+    joined_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, cohort_id)
+);
+CREATE INDEX memberships_by_cohort ON memberships (cohort_id);
+CREATE TABLE invites (
+    code TEXT PRIMARY KEY,
+    cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('student', 'supervisor')),
+    created_by INTEGER,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    max_uses INTEGER,
+    uses INTEGER NOT NULL DEFAULT 0,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX invites_by_cohort ON invites (cohort_id)
+"""
+
+MIGRATIONS: list[str] = [V1_FOUNDATION]

@@ -1,0 +1,125 @@
+"""Plain dataclasses returned by the repositories; nothing outside storage sees a raw row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class Role(StrEnum):
+    STUDENT = "student"
+    SUPERVISOR = "supervisor"
+    COORDINATOR = "coordinator"
+
+
+@dataclass(frozen=True)
+class Localized:
+    """A text written in up to three languages, with a sensible fallback order."""
+
+    en: str = ""
+    ru: str = ""
+    uz: str = ""
+
+    # Uzbek readers understand Russian better than English; Russian readers the reverse.
+    _FALLBACK = {"uz": ("uz", "ru", "en"), "ru": ("ru", "en", "uz"), "en": ("en", "ru", "uz")}
+
+    def get(self, lang: str) -> str:
+        for code in self._FALLBACK.get(lang, ("en", "ru", "uz")):
+            value = getattr(self, code)
+            if value:
+                return value
+        return ""
+
+    def any(self) -> bool:
+        return bool(self.en or self.ru or self.uz)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    id: int
+    code: str
+    name: str
+    timezone: str
+    arrives: date
+    departs: date
+    home_institution: str = ""
+    host_institution: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Session:
+    id: int
+    cohort_id: int
+    external_id: str
+    starts_at: datetime  # aware, UTC
+    ends_at: datetime  # aware, UTC
+    title: Localized
+    department: Localized
+    location: str = ""
+    host: str = ""
+    notes: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    cancelled: bool = False
+    cancel_reason: str = ""
+
+    @property
+    def has_coordinates(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    cohort_id: int | None  # None: shared by every cohort
+    name: str
+    role: Localized
+    phone: str = ""
+    email: str = ""
+    telegram: str = ""
+
+
+@dataclass(frozen=True)
+class User:
+    telegram_id: int
+    first_name: str = ""
+    last_name: str = ""
+    username: str = ""
+    language: str | None = None  # chosen in the bot; None until the user picks one
+    telegram_language: str | None = None
+    is_coordinator: bool = False
+    cohort_id: int | None = None  # the cohort the user currently reads
+    role: Role | None = None  # role in that cohort (coordinator when is_coordinator)
+    reachable: bool = True
+    last_seen: datetime | None = None
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or str(self.telegram_id)
+
+
+@dataclass(frozen=True)
+class Membership:
+    user_id: int
+    cohort_id: int
+    role: Role
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
+class Invite:
+    code: str
+    cohort_id: int
+    role: Role
+    created_by: int | None
+    created_at: datetime
+    expires_at: datetime
+    max_uses: int | None
+    uses: int
+    revoked: bool = False

@@ -1,0 +1,513 @@
+"""All SQL of the application lives here, behind small repositories returning dataclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.db import Database, from_db, to_db
+from bot.storage.models import (
+    Cohort,
+    Contact,
+    Invite,
+    Localized,
+    Membership,
+    Role,
+    Session,
+    User,
+)
+
+
+def _cohort(row: aiosqlite.Row) -> Cohort:
+    return Cohort(
+        id=row["id"],
+        code=row["code"],
+        name=row["name"],
+        timezone=row["timezone"],
+        arrives=date.fromisoformat(row["arrives"]),
+        departs=date.fromisoformat(row["departs"]),
+        home_institution=row["home_institution"],
+        host_institution=row["host_institution"],
+    )
+
+
+def _session(row: aiosqlite.Row) -> Session:
+    return Session(
+        id=row["id"],
+        cohort_id=row["cohort_id"],
+        external_id=row["external_id"],
+        starts_at=from_db(row["starts_at"]),  # type: ignore[arg-type]
+        ends_at=from_db(row["ends_at"]),  # type: ignore[arg-type]
+        title=Localized(row["title_en"], row["title_ru"], row["title_uz"]),
+        department=Localized(row["department_en"], row["department_ru"], row["department_uz"]),
+        location=row["location"],
+        host=row["host"],
+        notes=row["notes"],
+        latitude=row["latitude"],
+        longitude=row["longitude"],
+        cancelled=bool(row["cancelled"]),
+        cancel_reason=row["cancel_reason"],
+    )
+
+
+def _contact(row: aiosqlite.Row) -> Contact:
+    return Contact(
+        id=row["id"],
+        cohort_id=row["cohort_id"],
+        name=row["name"],
+        role=Localized(row["role_en"], row["role_ru"], row["role_uz"]),
+        phone=row["phone"],
+        email=row["email"],
+        telegram=row["telegram"],
+    )
+
+
+def _invite(row: aiosqlite.Row) -> Invite:
+    return Invite(
+        code=row["code"],
+        cohort_id=row["cohort_id"],
+        role=Role(row["role"]),
+        created_by=row["created_by"],
+        created_at=from_db(row["created_at"]),  # type: ignore[arg-type]
+        expires_at=from_db(row["expires_at"]),  # type: ignore[arg-type]
+        max_uses=row["max_uses"],
+        uses=row["uses"],
+        revoked=bool(row["revoked"]),
+    )
+
+
+_USER_SELECT = """
+SELECT u.*, m.role AS member_role
+FROM users u
+LEFT JOIN memberships m ON m.user_id = u.telegram_id AND m.cohort_id = u.cohort_id
+"""
+
+
+def _user(row: aiosqlite.Row) -> User:
+    role: Role | None
+    if row["is_coordinator"]:
+        role = Role.COORDINATOR
+    elif row["member_role"]:
+        role = Role(row["member_role"])
+    else:
+        role = None
+    return User(
+        telegram_id=row["telegram_id"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        username=row["username"],
+        language=row["language"],
+        telegram_language=row["telegram_language"],
+        is_coordinator=bool(row["is_coordinator"]),
+        cohort_id=row["cohort_id"],
+        role=role,
+        reachable=bool(row["reachable"]),
+        last_seen=from_db(row["last_seen"]),
+    )
+
+
+@dataclass(frozen=True)
+class CohortFields:
+    code: str
+    name: str
+    timezone: str
+    arrives: date
+    departs: date
+    home_institution: str = ""
+    host_institution: str = ""
+
+
+@dataclass(frozen=True)
+class SessionFields:
+    """What an import or an admin edit says a session is; compared to detect changes."""
+
+    external_id: str
+    starts_at: datetime
+    ends_at: datetime
+    title: Localized
+    department: Localized
+    location: str = ""
+    host: str = ""
+    notes: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    cancelled: bool = False
+    cancel_reason: str = ""
+
+    @classmethod
+    def of(cls, s: Session) -> SessionFields:
+        return cls(
+            external_id=s.external_id,
+            starts_at=s.starts_at,
+            ends_at=s.ends_at,
+            title=s.title,
+            department=s.department,
+            location=s.location,
+            host=s.host,
+            notes=s.notes,
+            latitude=s.latitude,
+            longitude=s.longitude,
+            cancelled=s.cancelled,
+            cancel_reason=s.cancel_reason,
+        )
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "external_id": self.external_id,
+            "starts_at": to_db(self.starts_at),
+            "ends_at": to_db(self.ends_at),
+            "title_en": self.title.en,
+            "title_ru": self.title.ru,
+            "title_uz": self.title.uz,
+            "department_en": self.department.en,
+            "department_ru": self.department.ru,
+            "department_uz": self.department.uz,
+            "location": self.location,
+            "host": self.host,
+            "notes": self.notes,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "cancelled": int(self.cancelled),
+            "cancel_reason": self.cancel_reason,
+        }
+
+
+@dataclass(frozen=True)
+class ContactFields:
+    name: str
+    role: Localized
+    phone: str = ""
+    email: str = ""
+    telegram: str = ""
+
+    @classmethod
+    def of(cls, c: Contact) -> ContactFields:
+        return cls(c.name, c.role, c.phone, c.email, c.telegram)
+
+
+class CohortRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, cohort_id: int) -> Cohort | None:
+        row = await self._db.fetchone("SELECT * FROM cohorts WHERE id = ?", (cohort_id,))
+        return _cohort(row) if row else None
+
+    async def by_code(self, code: str) -> Cohort | None:
+        row = await self._db.fetchone("SELECT * FROM cohorts WHERE code = ?", (code.strip(),))
+        return _cohort(row) if row else None
+
+    async def all(self) -> list[Cohort]:
+        rows = await self._db.fetchall("SELECT * FROM cohorts ORDER BY arrives, code")
+        return [_cohort(r) for r in rows]
+
+    async def insert(self, f: CohortFields) -> int:
+        return await self._db.execute(
+            "INSERT INTO cohorts (code, name, timezone, arrives, departs, home_institution,"
+            " host_institution) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                f.code,
+                f.name,
+                f.timezone,
+                f.arrives.isoformat(),
+                f.departs.isoformat(),
+                f.home_institution,
+                f.host_institution,
+            ),
+        )
+
+    async def update(self, cohort_id: int, f: CohortFields) -> None:
+        await self._db.execute(
+            "UPDATE cohorts SET name = ?, timezone = ?, arrives = ?, departs = ?,"
+            " home_institution = ?, host_institution = ? WHERE id = ?",
+            (
+                f.name,
+                f.timezone,
+                f.arrives.isoformat(),
+                f.departs.isoformat(),
+                f.home_institution,
+                f.host_institution,
+                cohort_id,
+            ),
+        )
+
+
+class SessionRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, session_id: int) -> Session | None:
+        row = await self._db.fetchone("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return _session(row) if row else None
+
+    async def for_cohort(self, cohort_id: int) -> list[Session]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM sessions WHERE cohort_id = ? ORDER BY starts_at, id", (cohort_id,)
+        )
+        return [_session(r) for r in rows]
+
+    async def starting_between(
+        self, cohort_id: int, start: datetime, end: datetime
+    ) -> list[Session]:
+        """Sessions of a cohort that start in [start, end), cancelled ones included."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM sessions WHERE cohort_id = ? AND starts_at >= ? AND starts_at < ?"
+            " ORDER BY starts_at, id",
+            (cohort_id, to_db(start), to_db(end)),
+        )
+        return [_session(r) for r in rows]
+
+    async def next_after(self, cohort_id: int, moment: datetime) -> Session | None:
+        """The first session not cancelled that has not started by `moment`."""
+        row = await self._db.fetchone(
+            "SELECT * FROM sessions WHERE cohort_id = ? AND cancelled = 0 AND starts_at > ?"
+            " ORDER BY starts_at, id LIMIT 1",
+            (cohort_id, to_db(moment)),
+        )
+        return _session(row) if row else None
+
+    async def current_at(self, cohort_id: int, moment: datetime) -> Session | None:
+        row = await self._db.fetchone(
+            "SELECT * FROM sessions WHERE cohort_id = ? AND cancelled = 0 AND starts_at <= ?"
+            " AND ends_at > ? ORDER BY starts_at, id LIMIT 1",
+            (cohort_id, to_db(moment), to_db(moment)),
+        )
+        return _session(row) if row else None
+
+    async def insert(self, cohort_id: int, f: SessionFields) -> int:
+        params = f.params() | {"cohort_id": cohort_id}
+        columns = ", ".join(params)
+        marks = ", ".join(f":{k}" for k in params)
+        return await self._db.execute(f"INSERT INTO sessions ({columns}) VALUES ({marks})", params)
+
+    async def update(self, session_id: int, f: SessionFields) -> None:
+        params = f.params()
+        assignments = ", ".join(f"{k} = :{k}" for k in params)
+        await self._db.execute(
+            f"UPDATE sessions SET {assignments} WHERE id = :id", params | {"id": session_id}
+        )
+
+    async def shift_cohort(self, cohort_id: int, seconds: int) -> None:
+        """Moves every session of a cohort by a number of seconds (the playground's date shift)."""
+        modifier = f"{seconds:+d} seconds"
+        await self._db.execute(
+            "UPDATE sessions SET starts_at = strftime('%Y-%m-%d %H:%M:%S', starts_at, ?),"
+            " ends_at = strftime('%Y-%m-%d %H:%M:%S', ends_at, ?) WHERE cohort_id = ?",
+            (modifier, modifier, cohort_id),
+        )
+
+
+class ContactRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def visible_to(self, cohort_id: int) -> list[Contact]:
+        """The cohort's own contacts, then the ones shared by every cohort."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM contacts WHERE cohort_id = ? OR cohort_id IS NULL"
+            " ORDER BY cohort_id IS NULL, position, id",
+            (cohort_id,),
+        )
+        return [_contact(r) for r in rows]
+
+    async def owned_by(self, cohort_id: int | None) -> list[Contact]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM contacts WHERE cohort_id IS ? ORDER BY position, id", (cohort_id,)
+        )
+        return [_contact(r) for r in rows]
+
+    async def replace(self, cohort_id: int | None, contacts: Sequence[ContactFields]) -> None:
+        """A contacts import is the whole list for that cohort (or for the shared list)."""
+        await self._db.execute("DELETE FROM contacts WHERE cohort_id IS ?", (cohort_id,))
+        await self._db.executemany(
+            "INSERT INTO contacts (cohort_id, position, name, role_en, role_ru, role_uz, phone,"
+            " email, telegram) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    cohort_id,
+                    i,
+                    c.name,
+                    c.role.en,
+                    c.role.ru,
+                    c.role.uz,
+                    c.phone,
+                    c.email,
+                    c.telegram,
+                )
+                for i, c in enumerate(contacts)
+            ],
+        )
+
+
+class UserRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, telegram_id: int) -> User | None:
+        row = await self._db.fetchone(_USER_SELECT + " WHERE u.telegram_id = ?", (telegram_id,))
+        return _user(row) if row else None
+
+    async def touch(
+        self,
+        telegram_id: int,
+        *,
+        first_name: str,
+        last_name: str,
+        username: str,
+        telegram_language: str | None,
+        now: datetime,
+    ) -> User:
+        """Creates or refreshes the user on every update; returns the stored user."""
+        await self._db.execute(
+            "INSERT INTO users (telegram_id, first_name, last_name, username, telegram_language,"
+            " created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (telegram_id) DO UPDATE SET first_name = excluded.first_name,"
+            " last_name = excluded.last_name, username = excluded.username,"
+            " telegram_language = excluded.telegram_language, last_seen = excluded.last_seen,"
+            " reachable = 1",
+            (
+                telegram_id,
+                first_name,
+                last_name,
+                username,
+                telegram_language,
+                to_db(now),
+                to_db(now),
+            ),
+        )
+        user = await self.get(telegram_id)
+        assert user is not None
+        return user
+
+    async def set_language(self, telegram_id: int, language: str) -> None:
+        await self._db.execute(
+            "UPDATE users SET language = ? WHERE telegram_id = ?", (language, telegram_id)
+        )
+
+    async def set_coordinator(self, telegram_id: int, value: bool, now: datetime) -> None:
+        await self._db.execute(
+            "INSERT INTO users (telegram_id, is_coordinator, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (telegram_id) DO UPDATE SET is_coordinator = excluded.is_coordinator",
+            (telegram_id, int(value), to_db(now)),
+        )
+
+    async def set_reachable(self, telegram_id: int, value: bool) -> None:
+        await self._db.execute(
+            "UPDATE users SET reachable = ? WHERE telegram_id = ?", (int(value), telegram_id)
+        )
+
+    async def join(self, telegram_id: int, cohort_id: int, role: Role, now: datetime) -> None:
+        """Adds the membership and makes that cohort the one the user reads.
+
+        A student belongs to one cohort at a time: joining another leaves the previous one.
+        """
+        if role is Role.STUDENT:
+            await self._db.execute(
+                "DELETE FROM memberships WHERE user_id = ? AND cohort_id != ? AND role = ?",
+                (telegram_id, cohort_id, Role.STUDENT.value),
+            )
+        await self._db.execute(
+            "INSERT INTO memberships (user_id, cohort_id, role, joined_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (user_id, cohort_id) DO UPDATE SET role = CASE"
+            " WHEN memberships.role = 'supervisor' THEN 'supervisor' ELSE excluded.role END",
+            (telegram_id, cohort_id, role.value, to_db(now)),
+        )
+        await self._db.execute(
+            "UPDATE users SET cohort_id = ? WHERE telegram_id = ?", (cohort_id, telegram_id)
+        )
+
+    async def memberships(self, telegram_id: int) -> list[Membership]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM memberships WHERE user_id = ? ORDER BY joined_at", (telegram_id,)
+        )
+        return [
+            Membership(r["user_id"], r["cohort_id"], Role(r["role"]), from_db(r["joined_at"]))  # type: ignore[arg-type]
+            for r in rows
+        ]
+
+    async def members_of(self, cohort_id: int) -> list[tuple[User, Membership]]:
+        rows = await self._db.fetchall(
+            "SELECT u.*, m.role AS member_role, m.joined_at AS member_joined FROM memberships m"
+            " JOIN users u ON u.telegram_id = m.user_id WHERE m.cohort_id = ?"
+            " ORDER BY m.role DESC, u.first_name, u.telegram_id",
+            (cohort_id,),
+        )
+        result = []
+        for r in rows:
+            user = _user(r)
+            membership = Membership(
+                r["telegram_id"],
+                cohort_id,
+                Role(r["member_role"]),
+                from_db(r["member_joined"]),  # type: ignore[arg-type]
+            )
+            result.append((user, membership))
+        return result
+
+
+class InviteRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def insert(self, invite: Invite) -> None:
+        await self._db.execute(
+            "INSERT INTO invites (code, cohort_id, role, created_by, created_at, expires_at,"
+            " max_uses, uses, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                invite.code,
+                invite.cohort_id,
+                invite.role.value,
+                invite.created_by,
+                to_db(invite.created_at),
+                to_db(invite.expires_at),
+                invite.max_uses,
+                invite.uses,
+                int(invite.revoked),
+            ),
+        )
+
+    async def get(self, code: str) -> Invite | None:
+        row = await self._db.fetchone("SELECT * FROM invites WHERE code = ?", (code,))
+        return _invite(row) if row else None
+
+    async def count_use(self, code: str, now: datetime) -> bool:
+        """Takes one use of a live invite atomically; False when it is used up or expired."""
+        changed = await self._db.execute(
+            "UPDATE invites SET uses = uses + 1 WHERE code = ? AND revoked = 0"
+            " AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)",
+            (code, to_db(now)),
+        )
+        return changed == 1
+
+    async def for_cohort(self, cohort_id: int) -> list[Invite]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM invites WHERE cohort_id = ? ORDER BY created_at DESC", (cohort_id,)
+        )
+        return [_invite(r) for r in rows]
+
+    async def revoke(self, code: str) -> bool:
+        return (
+            await self._db.execute(
+                "UPDATE invites SET revoked = 1 WHERE code = ? AND revoked = 0", (code,)
+            )
+            == 1
+        )
+
+
+class Storage:
+    """The repositories over one database: what services receive."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.cohorts = CohortRepository(db)
+        self.sessions = SessionRepository(db)
+        self.contacts = ContactRepository(db)
+        self.users = UserRepository(db)
+        self.invites = InviteRepository(db)
+
+    def transaction(self):  # type: ignore[no-untyped-def]
+        return self.db.transaction()
