@@ -103,3 +103,25 @@ def register_handlers(app: Application) -> None:
     )
     app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))
     app.add_handler(MessageHandler(private & filters.TEXT, start.plain_text))
+
+
+async def start_polling(app: Application, *, poll_timeout: int = 10) -> None:
+    """What run_polling does, without owning the event loop (tests, the playground)."""
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=poll_timeout)
+
+
+async def stop_polling(app: Application) -> None:
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+        if app.post_stop is not None:
+            await app.post_stop(app)
+    await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)

@@ -32,7 +32,7 @@ def parse_role(word: str) -> Role | None:
 
 async def invite(update: Update, context: BotContext) -> None:
     tr = context.tr
-    usage = tr("Usage: /invite <cohort> <student|supervisor> [uses] [days]")
+    usage = escape(tr("Usage: /invite <cohort> <student|supervisor> [uses] [days]"))
     args = context.args or []
     if not context.actor.is_coordinator and not any(
         r is Role.SUPERVISOR for r in context.actor.roles.values()

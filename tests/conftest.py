@@ -1,0 +1,179 @@
+"""Shared fixtures: real SQLite files, the real Application, the emulator over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from telegram.ext import Application
+
+from bot.app import build_application, start_polling, stop_polling
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.context import SERVICES_KEY
+from bot.services import Services
+from bot.services.importer import Importer
+from bot.storage import Database, Storage
+
+if TYPE_CHECKING:
+    from bot.emulator import BotApiEmulator, SentMessage
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+DEMO_FILES = ("cohorts.csv", "sessions.csv", "contacts.csv")
+COORDINATOR_ID = 900
+# 16 September 2026, 08:00 in Almaty (UTC+5): the demo cohort's second day.
+DEMO_NOW = datetime(2026, 9, 16, 3, 0, tzinfo=UTC)
+
+
+def demo_files() -> list[tuple[str, bytes]]:
+    return [(name, (DATA / name).read_bytes()) for name in DEMO_FILES]
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(tmp_path / "test.sqlite3")
+    await database.open()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def storage(db: Database) -> Storage:
+    return Storage(db)
+
+
+@pytest.fixture
+async def demo_storage(storage: Storage) -> Storage:
+    importer = Importer(storage)
+    plan = await importer.plan_files(demo_files())
+    assert plan.ok, [p.render() for p in plan.problems]
+    await importer.apply(plan)
+    return storage
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(DEMO_NOW)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotApiEmulator]:
+    from bot.emulator import BotApiEmulator
+
+    async with BotApiEmulator() as emu:
+        yield emu
+
+
+@dataclass
+class BotHarness:
+    """The running bot and the helpers tests talk through."""
+
+    app: Application
+    emulator: BotApiEmulator
+    clock: FrozenClock
+    database: Path
+
+    @property
+    def services(self) -> Services:
+        return self.app.bot_data[SERVICES_KEY]
+
+    @property
+    def storage(self) -> Storage:
+        return self.services.storage
+
+    def user(self, user_id: int, language: str | None = "en", name: str = "Test") -> Chat:
+        self.emulator.add_user(user_id, name, last_name="User", language_code=language)
+        return Chat(self, user_id)
+
+    async def invite_code(self, cohort_code: str = "TPI-2026", role: str = "student") -> str:
+        from bot.storage.models import Role
+
+        cohort = await self.storage.cohorts.by_code(cohort_code)
+        assert cohort is not None
+        invite = await self.services.invites.create(cohort, Role(role), None)
+        return invite.code
+
+
+@dataclass
+class Chat:
+    harness: BotHarness
+    user_id: int
+
+    async def send(self, text: str, *, replies: int = 1, timeout: float = 5.0) -> SentMessage:
+        """Sends as the user; returns the first reply (waits for `replies` of them)."""
+        emu = self.harness.emulator
+        start = len(emu.sent)
+        await emu.send_text(self.user_id, text)
+        got = await emu.wait_for_messages(
+            replies, chat_id=self.user_id, after=start, timeout=timeout
+        )
+        return got[0]
+
+    async def send_all(self, text: str, replies: int, timeout: float = 5.0) -> list[SentMessage]:
+        emu = self.harness.emulator
+        start = len(emu.sent)
+        await emu.send_text(self.user_id, text)
+        return await emu.wait_for_messages(
+            replies, chat_id=self.user_id, after=start, timeout=timeout
+        )
+
+    async def press(self, message: SentMessage, data: str) -> SentMessage:
+        emu = self.harness.emulator
+        start = len(emu.sent)
+        await emu.press_button(self.user_id, message.message_id, data)
+        return await emu.wait_for_message(self.user_id, after=start)
+
+    async def join(self, code: str) -> SentMessage:
+        return await self.send(f"/start {code}")
+
+
+async def start_bot(
+    emulator: BotApiEmulator, settings: Settings, clock: FrozenClock
+) -> Application:
+    app = build_application(settings, clock=clock)
+    await start_polling(app, poll_timeout=2)
+    return app
+
+
+async def stop_bot(app: Application) -> None:
+    await stop_polling(app)
+
+
+def harness_settings(emulator: BotApiEmulator, database: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "token": emulator.token,
+        "base_url": emulator.base_url,
+        "base_file_url": emulator.base_file_url,
+        "database": database,
+        "coordinators": frozenset({COORDINATOR_ID}),
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+async def seed_demo(database: Path) -> None:
+    async with Database(database) as db:
+        importer = Importer(Storage(db))
+        plan = await importer.plan_files(demo_files())
+        assert plan.ok
+        await importer.apply(plan)
+
+
+@pytest.fixture
+async def harness(
+    emulator: BotApiEmulator, tmp_path: Path, clock: FrozenClock
+) -> AsyncIterator[BotHarness]:
+    database = tmp_path / "bot.sqlite3"
+    await seed_demo(database)
+    app = await start_bot(emulator, harness_settings(emulator, database), clock)
+    try:
+        yield BotHarness(app, emulator, clock, database)
+    finally:
+        await stop_bot(app)
