@@ -67,7 +67,8 @@ def session_block(session: Session, cohort: Cohort, tr: Translator) -> str:
 def day_text(day: date, sessions: list[Session], cohort: Cohort, tr: Translator) -> str:
     heading = f"<b>{escape(day_heading(day, tr))}</b>"
     if not sessions:
-        return f"{heading}\n{tr('Nothing is planned for this day.')}"
+        nothing = tr("Nothing is planned for this day.")
+        return f"{heading}\n{nothing}"
     return heading + "\n" + "\n\n".join(session_block(s, cohort, tr) for s in sessions)
 
 
@@ -86,13 +87,15 @@ def contacts_text(contacts: Iterable[Contact], tr: Translator) -> str:
             shared.append(contact)
         else:
             own.setdefault(contact.role.get(lang) or tr("Other contacts"), []).append(contact)
-    parts = [f"<b>{escape(tr('Contacts'))}</b>"]
+    title = tr("Contacts")
+    parts = [f"<b>{escape(title)}</b>"]
     for role, people in own.items():
         lines = [f"\n<b>{escape(role)}</b>"]
         lines.extend(_contact_line(c) for c in people)
         parts.append("\n".join(lines))
     if shared:
-        lines = [f"\n<b>🚨 {escape(tr('Emergency and shared numbers'))}</b>"]
+        shared_title = tr("Emergency and shared numbers")
+        lines = [f"\n<b>🚨 {escape(shared_title)}</b>"]
         for c in shared:
             role = c.role.get(lang)
             label = (

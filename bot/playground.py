@@ -257,5 +257,3 @@ async def _loop(playground: Playground, script: str | None) -> None:
             return
         if not await playground.handle(line):
             return
-
-

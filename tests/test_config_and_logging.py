@@ -61,7 +61,9 @@ def test_token_is_redacted_from_messages_arguments_and_tracebacks(
     try:
         with caplog.at_level(logging.INFO):
             logger.info("POST https://api.telegram.org/bot%s/getMe", TOKEN)
-            logger.info("file https://api.telegram.org/file/bot123456789%%3AAAH-very_secret-token")
+            logger.info(
+                "file %s", "https://api.telegram.org/file/bot123456789%3AAAH-very_secret-token"
+            )
             try:
                 raise RuntimeError(f"bad url /bot{TOKEN}/sendMessage")
             except RuntimeError:

@@ -85,7 +85,9 @@ async def test_today_is_the_cohort_local_date_at_the_edges(harness: BotHarness) 
     )  # fmt: skip
     harness.clock.set(datetime(2026, 9, 19, 19, 0, tzinfo=UTC))  # 00:00 in Almaty, 20 Sep
     reply = await chat.send("/today")
-    assert "20 September" in reply.text and "<b>00:30–01:00</b> Night shift observation" in reply.text
+    assert (
+        "20 September" in reply.text and "<b>00:30–01:00</b> Night shift observation" in reply.text
+    )
     harness.clock.set(datetime(2026, 9, 19, 18, 59, tzinfo=UTC))  # 23:59 on 19 Sep in Almaty
     reply = await chat.send("/today")
     assert "19 September" in reply.text and "Night shift" not in reply.text
@@ -208,7 +210,9 @@ async def test_command_menus_registered_per_language(harness: BotHarness) -> Non
     assert {c.name for c in COMMANDS} >= {"today", "tomorrow", "week", "next", "contacts"}
 
 
-@pytest.mark.parametrize("text", ["", " ", "/start " + "x" * 300, "🙂" * 1000, "/today extra args"])
+@pytest.mark.parametrize(
+    "text", ["", " ", "/start " + "x" * 300, "🙂" * 1000, "/today extra args"]
+)
 async def test_odd_input_gets_an_answer(harness: BotHarness, text: str) -> None:
     chat = await joined(harness, 99)
     if not text.strip():

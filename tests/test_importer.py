@@ -142,8 +142,21 @@ async def test_xlsx_with_one_sheet_per_kind(storage: Storage) -> None:
     ws2.append(SESSION_HEADER.split(","))
     from datetime import time
 
-    ws2.append(["XL-1", datetime(2026, 9, 2), time(9, 0), time(10, 30), "Anatomy", "Анатомия",
-                "Anatomiya", "", "", "", "Room 5"])
+    ws2.append(
+        [
+            "XL-1",
+            datetime(2026, 9, 2),
+            time(9, 0),
+            time(10, 30),
+            "Anatomy",
+            "Анатомия",
+            "Anatomiya",
+            "",
+            "",
+            "",
+            "Room 5",
+        ]
+    )
     wb.create_sheet("Notes")  # an empty sheet is fine
     buffer = io.BytesIO()
     wb.save(buffer)

@@ -63,7 +63,9 @@ async def test_transaction_rolls_back_everything_on_error(demo_storage: Storage)
 async def test_invite_uses_are_counted_atomically(demo_storage: Storage) -> None:
     cohort = await demo_storage.cohorts.by_code("TPI-2026")
     assert cohort is not None
-    invite = Invite("abcdefghijkl", cohort.id, Role.STUDENT, None, NOW, NOW + timedelta(days=1), 2, 0)
+    invite = Invite(
+        "abcdefghijkl", cohort.id, Role.STUDENT, None, NOW, NOW + timedelta(days=1), 2, 0
+    )
     await demo_storage.invites.insert(invite)
     results = [await demo_storage.invites.count_use("abcdefghijkl", NOW) for _ in range(3)]
     assert results == [True, True, False]
@@ -78,8 +80,9 @@ async def test_student_joining_another_cohort_leaves_the_first(demo_storage: Sto
         )
     )
     tpi = await demo_storage.cohorts.by_code("TPI-2026")
-    await users.touch(5, first_name="A", last_name="", username="", telegram_language="ru",
-                      now=NOW)
+    await users.touch(
+        5, first_name="A", last_name="", username="", telegram_language="ru", now=NOW
+    )
     await users.join(5, tpi.id, Role.STUDENT, NOW)
     await users.join(5, other, Role.STUDENT, NOW)
     memberships = await users.memberships(5)

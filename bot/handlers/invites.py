@@ -32,7 +32,7 @@ def parse_role(word: str) -> Role | None:
 
 async def invite(update: Update, context: BotContext) -> None:
     tr = context.tr
-    usage = escape(tr("Usage: /invite <cohort> <student|supervisor> [uses] [days]"))
+    usage = escape(tr("Usage: /invite <cohort code> <student|supervisor> [uses] [days]"))
     args = context.args or []
     if not context.actor.is_coordinator and not any(
         r is Role.SUPERVISOR for r in context.actor.roles.values()
@@ -72,9 +72,11 @@ async def invite(update: Update, context: BotContext) -> None:
     link = invite_link(context.bot.username, created.code)
     expires = created.expires_at.astimezone(cohort.tz).strftime("%Y-%m-%d %H:%M")
     uses = (
-        tr.ngettext("up to {n} person", "up to {n} people", max_uses).format(n=max_uses)
+        tr.ngettext(
+            "Up to {n} person can join with it.", "Up to {n} people can join with it.", max_uses
+        ).format(n=max_uses)
         if max_uses
-        else tr("any number of people")
+        else tr("Any number of people can join with it.")
     )
     await reply(
         update,
@@ -82,7 +84,7 @@ async def invite(update: Update, context: BotContext) -> None:
             cohort=escape(cohort.name), role=role_name(role, tr)
         )
         + f"\n{link}\n\n"
-        + tr(
-            "Valid until {date} ({zone} time), for {uses}. Post it once in the group's chat."
-        ).format(date=expires, zone=escape(cohort.timezone), uses=uses),
+        + tr("Valid until {date} ({zone} time).").format(date=expires, zone=cohort.timezone)
+        + f" {uses} "
+        + tr("Post it once in the group's chat."),
     )

@@ -54,9 +54,9 @@ async def _join(update: Update, context: BotContext, code: str) -> None:
     if result.outcome in (JoinOutcome.JOINED, JoinOutcome.ALREADY_MEMBER):
         assert result.cohort is not None and result.role is not None
         if result.outcome is JoinOutcome.JOINED:
-            text = tr("Welcome to {cohort}! You have joined as a {role}.")
+            text = tr("Welcome to {cohort}! Your role: {role}.")
         else:
-            text = tr("You are already in {cohort} as a {role}.")
+            text = tr("You are already in {cohort}. Your role: {role}.")
         text = text.format(cohort=escape(result.cohort.name), role=role_name(result.role, tr))
         text += "\n\n" + tr(
             "Try /today for today's plan, /next for the next session and /contacts for whom "
@@ -90,7 +90,8 @@ async def help_command(update: Update, context: BotContext) -> None:
     role = context.user.role if context.user else None
     if context.actor.is_coordinator:
         role = Role.COORDINATOR
-    lines = [f"<b>{tr('What I can do')}</b>", ""]
+    title = tr("What I can do")
+    lines = [f"<b>{title}</b>", ""]
     for command in commands_for(role):
         usage = f" {escape(command.usage)}" if command.usage else ""
         lines.append(f"/{command.name}{usage} — {tr(command.description)}")

@@ -29,7 +29,7 @@ class Problem:
         text = translate(self.message).format(**dict(self.params))
         if self.line is None:
             return f"{self.source}: {text}"
-        where = translate("line {line}").format(line=self.line)
+        where = translate(N_("line {line}")).format(line=self.line)
         return f"{self.source}, {where}: {text}"
 
 
