@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
+import html
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
 from telegram import (
     Bot,
     BotCommand,
@@ -28,6 +31,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.helpers import escape_markdown
 from yarl import URL
 
 from bot.emulator import BotApiEmulator, SentMessage
@@ -692,3 +696,20 @@ def test_parse_modes_render_like_telegram(
 def test_parse_modes_reject_malformed_markup(mode: str, source: str, error: str) -> None:
     with pytest.raises(EntityParseError, match=error):
         parse_text(source, mode)
+
+
+@given(st.text())
+def test_properly_escaped_input_is_always_accepted_verbatim(raw: str) -> None:
+    """Bots escape user input with these helpers; the emulator must never reject the result."""
+    assert parse_text(html.escape(raw, quote=False), "HTML")[0] == raw
+    assert parse_text(escape_markdown(raw, version=2), "MarkdownV2")[0] == raw
+    assert parse_text(f"<b>{html.escape(raw)}</b>", "HTML")[0] == raw
+
+
+async def test_stop_releases_a_pending_long_poll(emulator: BotApiEmulator, bot: Bot) -> None:
+    poll = asyncio.create_task(bot.get_updates(timeout=30))
+    await emulator.wait_for_request("getUpdates")
+
+    await asyncio.wait_for(emulator.stop(), timeout=2)
+
+    assert await asyncio.wait_for(poll, timeout=2) == ()

@@ -123,7 +123,7 @@ async def test_moving_a_session_by_id_keeps_its_identity(demo_storage: Storage) 
     text = content.decode()
     line = next(line for line in text.splitlines() if line.startswith("TPI-2026-S05,"))
     fields = line.split(",")
-    moved = ",".join(fields[:3] + ["13:30", "14:45"] + fields[5:])
+    moved = ",".join([*fields[:3], "13:30", "14:45", *fields[5:]])
     plan = await Importer(demo_storage).plan_files([(name, text.replace(line, moved).encode())])
     assert plan.ok, [p.render() for p in plan.problems]
     assert [c.kind for c in plan.sessions] == ["changed"]

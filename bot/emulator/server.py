@@ -450,7 +450,7 @@ class BotApiEmulator:
         self,
         method: str,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> None:
         """Wait until ``method`` has been requested ``count`` times in total.
 
@@ -472,7 +472,7 @@ class BotApiEmulator:
         chat_id: int | None = None,
         *,
         predicate: Callable[[SentMessage], bool] | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         after: int = 0,
     ) -> SentMessage:
         """The first message in ``sent[after:]`` matching ``chat_id`` and ``predicate``.
@@ -491,7 +491,7 @@ class BotApiEmulator:
         *,
         chat_id: int | None = None,
         predicate: Callable[[SentMessage], bool] | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
         after: int = 0,
     ) -> list[SentMessage]:
         """The first ``count`` matching messages in ``sent[after:]``, waiting for them if needed.
