@@ -53,9 +53,12 @@ def build_application(
         storage = Storage(db)
         for user_id in settings.coordinators:
             await storage.users.set_coordinator(user_id, True, clock.now())
-        services = Services.build(settings, clock, storage, catalogs)
+        assert app.job_queue is not None
+        services = Services.build(settings, clock, storage, catalogs, app.bot, app.job_queue)
         app.bot_data[SERVICES_KEY] = services
         await register_default_menus(app.bot, catalogs)
+        jobs = await services.reminders.reconcile()
+        log.info("scheduled %d reminder and digest jobs", jobs)
         log.info("bot @%s ready, database %s", app.bot.username, settings.database)
 
     async def post_shutdown(app: Application) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 from aiohttp import web
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram import (
     Bot,
@@ -221,7 +221,7 @@ async def test_edit_message_text_and_markup(emulator: BotApiEmulator, bot: Bot) 
         ALICE, sent.message_id, reply_markup=keyboard(("Done", "done"))
     )
 
-    assert isinstance(edited, type(sent)) and edited.text == "Step 2"
+    assert not isinstance(edited, bool) and edited.text == "Step 2"
     assert [m.method for m in emulator.sent] == [
         "sendMessage",
         "editMessageText",
@@ -382,6 +382,12 @@ async def test_a_second_poller_conflicts_with_the_first(
         assert await second == ()
 
 
+@pytest.mark.parametrize("text", ["", "  \n"])
+async def test_users_cannot_send_empty_messages(emulator: BotApiEmulator, text: str) -> None:
+    with pytest.raises(ValueError, match="empty message"):
+        await emulator.send_text(ALICE, text)
+
+
 async def test_set_language_changes_future_updates(emulator: BotApiEmulator, bot: Bot) -> None:
     emulator.set_language(ALICE, "de")
     await emulator.send_text(ALICE, "hallo")
@@ -413,7 +419,11 @@ async def test_press_button_produces_callback_query(emulator: BotApiEmulator, bo
         }
     ]
     with pytest.raises(ValueError, match="no button with callback_data 'answer:no'"):
-        await emulator.press_button(ALICE, sent.message_id, "answer:no")
+        await emulator.press_button(ALICE, sent.message_id, "answer:no", require_button=True)
+    forged_id = await emulator.press_button(ALICE, sent.message_id, "answer:no")
+    (forged,) = await bot.get_updates(offset=update.update_id + 1, timeout=1)
+    assert forged.callback_query is not None
+    assert (forged.callback_query.id, forged.callback_query.data) == (forged_id, "answer:no")
     with pytest.raises(BadRequest, match=r"(?i)query ID is invalid"):
         await bot.answer_callback_query("12345")
 
@@ -698,6 +708,7 @@ def test_parse_modes_reject_malformed_markup(mode: str, source: str, error: str)
         parse_text(source, mode)
 
 
+@settings(database=None)
 @given(st.text())
 def test_properly_escaped_input_is_always_accepted_verbatim(raw: str) -> None:
     """Bots escape user input with these helpers; the emulator must never reject the result."""

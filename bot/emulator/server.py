@@ -284,8 +284,11 @@ class BotApiEmulator:
         # releases those explicitly.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
         self._runner = runner
         self._closing = False
         self.port = runner.addresses[0][1]
@@ -352,7 +355,13 @@ class BotApiEmulator:
             user["language_code"] = language_code
 
     async def send_text(self, user_id: int, text: str) -> JSONDict:
-        """The user sends ``text`` to the bot; returns the Message as delivered in the update."""
+        """The user sends ``text`` to the bot; returns the Message as delivered in the update.
+
+        Empty or whitespace-only text raises :class:`ValueError`: Telegram refuses to deliver
+        such messages (MESSAGE_EMPTY), so a test relying on one would test the impossible.
+        """
+        if not text.strip():
+            raise ValueError(f"Telegram cannot deliver an empty message (got {text!r})")
         content: JSONDict = {"text": text}
         if entities := _leading_command_entities(text):
             content["entities"] = entities
@@ -382,11 +391,15 @@ class BotApiEmulator:
         self._queue_update({"message": message})
         return message
 
-    async def press_button(self, user_id: int, message_id: int, callback_data: str) -> str:
+    async def press_button(
+        self, user_id: int, message_id: int, callback_data: str, *, require_button: bool = False
+    ) -> str:
         """The user taps an inline button of a bot message; returns the callback query id.
 
-        Only buttons actually present on the message (in its current, possibly edited, state)
-        can be pressed, so a test cannot accidentally exercise an impossible interaction.
+        By default any ``callback_data`` is delivered, so tests can forge presses the way a
+        hostile or outdated client might. With ``require_button=True`` only data of a button
+        actually on the message (in its current, possibly edited, state) is accepted, which
+        catches typos in tests; real Telegram enforces this too (``DATA_INVALID``).
         """
         user = self._user(user_id)
         message = self._messages.get((user_id, message_id))
@@ -395,11 +408,11 @@ class BotApiEmulator:
         if message["from"]["id"] != self.bot_id:
             raise ValueError(f"message #{message_id} in chat {user_id} was not sent by the bot")
         rows = message.get("reply_markup", {}).get("inline_keyboard", [])
-        available = [button.get("callback_data") for row in rows for button in row]
-        if callback_data not in available:
+        available = [b["callback_data"] for row in rows for b in row if "callback_data" in b]
+        if require_button and callback_data not in available:
             raise ValueError(
                 f"message #{message_id} in chat {user_id} has no button with callback_data "
-                f"{callback_data!r}; available: {[d for d in available if d is not None]}"
+                f"{callback_data!r}; available: {available}"
             )
         query_id = str(next(self._callback_ids))
         query: JSONDict = {
@@ -663,9 +676,9 @@ class BotApiEmulator:
         stored = self._files_by_path.get(urllib.parse.unquote(request.match_info["file_path"]))
         if stored is None:
             return _json_response(ApiError(404, "Not Found").payload(), 404)
-        return web.Response(
-            body=stored.content, content_type=stored.mime_type or "application/octet-stream"
-        )
+        # Set the header directly: content_type= refuses MIME types carrying parameters.
+        content_type = stored.mime_type or "application/octet-stream"
+        return web.Response(body=stored.content, headers={"Content-Type": content_type})
 
     def _check_flood(self, method: str, params: Params) -> None:
         if self._flood is None or method not in FLOOD_LIMITED_METHODS:

@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 from functools import cache
 from zoneinfo import ZoneInfo
 
+from bot.clock import Clock
 from bot.i18n import N_
 from bot.services.spreadsheets import (
     MAX_CELL_CHARS,
@@ -135,8 +136,9 @@ def _missing_columns_hint(table: Table) -> str:
 
 
 class Importer:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, clock: Clock | None = None) -> None:
         self._storage = storage
+        self._clock = clock or Clock()
 
     async def plan_files(self, files: list[tuple[str, bytes]]) -> ImportPlan:
         """Reads and validates files against the database; writes nothing."""
@@ -425,6 +427,7 @@ class Importer:
             raise ValueError("cannot apply an import plan with problems")
         result = ImportResult(plan)
         storage = self._storage
+        now = self._clock.now()
         async with storage.transaction():
             for fields in plan.cohorts_added:
                 await storage.cohorts.insert(fields)
@@ -436,11 +439,12 @@ class Importer:
             for change in plan.sessions:
                 if change.before is None:
                     cohort_id = cohort_ids[change.cohort_code.upper()]
-                    new_id = await storage.sessions.insert(cohort_id, change.after)
-                    result.changed_session_ids.append(new_id)
+                    session_id = await storage.sessions.insert(cohort_id, change.after)
                 else:
-                    await storage.sessions.update(change.before.id, change.after)
-                    result.changed_session_ids.append(change.before.id)
+                    session_id = change.before.id
+                    await storage.sessions.update(session_id, change.after)
+                result.changed_session_ids.append(session_id)
+                await storage.changes.record(session_id, change.kind, change.before, now)
             for contacts in plan.contacts:
                 cohort_id = (
                     None
@@ -466,6 +470,7 @@ class Importer:
                 "ends_at": s.ends_at.astimezone(old).replace(tzinfo=new),
             })  # fmt: skip
             await self._storage.sessions.update(s.id, moved)
+            await self._storage.changes.record(s.id, "changed", s, self._clock.now())
             result.changed_session_ids.append(s.id)
 
 

@@ -85,4 +85,33 @@ CREATE TABLE invites (
 CREATE INDEX invites_by_cohort ON invites (cohort_id)
 """
 
-MIGRATIONS: list[str] = [V1_FOUNDATION]
+V2_REMINDERS = """
+ALTER TABLE users ADD COLUMN reminders_on INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN digest_on INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN reminder_leads TEXT;
+ALTER TABLE sessions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE deliveries (
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(telegram_id) ON DELETE CASCADE,
+    status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'unreachable', 'failed', 'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (kind, ref, user_id)
+);
+CREATE INDEX deliveries_by_status ON deliveries (status, kind);
+CREATE TABLE session_changes (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('added', 'changed', 'cancelled')),
+    old_starts_at TEXT,
+    old_ends_at TEXT,
+    old_location TEXT,
+    created_at TEXT NOT NULL,
+    processed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX session_changes_pending ON session_changes (processed, id)
+"""
+
+MIGRATIONS: list[str] = [V1_FOUNDATION, V2_REMINDERS]

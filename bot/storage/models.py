@@ -68,6 +68,7 @@ class Session:
     longitude: float | None = None
     cancelled: bool = False
     cancel_reason: str = ""
+    revision: int = 0
 
     @property
     def has_coordinates(self) -> bool:
@@ -98,6 +99,9 @@ class User:
     role: Role | None = None  # role in that cohort (coordinator when is_coordinator)
     reachable: bool = True
     last_seen: datetime | None = None
+    reminders_on: bool = True
+    digest_on: bool = True
+    reminder_leads: tuple[int, ...] | None = None  # None: the bot's default leads
 
     @property
     def display_name(self) -> str:
@@ -123,3 +127,16 @@ class Invite:
     max_uses: int | None
     uses: int
     revoked: bool = False
+
+
+@dataclass(frozen=True)
+class SessionChangeRecord:
+    """A change to a session waiting to be applied to reminders and announced."""
+
+    id: int
+    session_id: int
+    kind: str  # added | changed | cancelled
+    old_starts_at: datetime | None
+    old_ends_at: datetime | None
+    old_location: str | None
+    created_at: datetime

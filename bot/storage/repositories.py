@@ -18,6 +18,7 @@ from bot.storage.models import (
     Membership,
     Role,
     Session,
+    SessionChangeRecord,
     User,
 )
 
@@ -51,6 +52,7 @@ def _session(row: aiosqlite.Row) -> Session:
         longitude=row["longitude"],
         cancelled=bool(row["cancelled"]),
         cancel_reason=row["cancel_reason"],
+        revision=row["revision"],
     )
 
 
@@ -107,7 +109,16 @@ def _user(row: aiosqlite.Row) -> User:
         role=role,
         reachable=bool(row["reachable"]),
         last_seen=from_db(row["last_seen"]),
+        reminders_on=bool(row["reminders_on"]),
+        digest_on=bool(row["digest_on"]),
+        reminder_leads=_leads(row["reminder_leads"]),
     )
+
+
+def _leads(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    return tuple(int(x) for x in text.split(",") if x)
 
 
 @dataclass(frozen=True)
@@ -288,8 +299,17 @@ class SessionRepository:
         params = f.params()
         assignments = ", ".join(f"{k} = :{k}" for k in params)
         await self._db.execute(
-            f"UPDATE sessions SET {assignments} WHERE id = :id", params | {"id": session_id}
+            f"UPDATE sessions SET {assignments}, revision = revision + 1 WHERE id = :id",
+            params | {"id": session_id},
         )
+
+    async def upcoming(self, after: datetime) -> list[Session]:
+        """Every session, in every cohort, not cancelled and starting after `after`."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM sessions WHERE cancelled = 0 AND starts_at > ? ORDER BY starts_at",
+            (to_db(after),),
+        )
+        return [_session(r) for r in rows]
 
     async def shift_cohort(self, cohort_id: int, seconds: int) -> None:
         """Moves every session of a cohort by a number of seconds (the playground's date shift)."""
@@ -395,6 +415,36 @@ class UserRepository:
             (telegram_id, int(value), to_db(now)),
         )
 
+    async def set_reminder_prefs(
+        self,
+        telegram_id: int,
+        *,
+        reminders_on: bool,
+        digest_on: bool,
+        leads: tuple[int, ...] | None,
+    ) -> None:
+        await self._db.execute(
+            "UPDATE users SET reminders_on = ?, digest_on = ?, reminder_leads = ?"
+            " WHERE telegram_id = ?",
+            (
+                int(reminders_on),
+                int(digest_on),
+                None if leads is None else ",".join(str(x) for x in sorted(leads)),
+                telegram_id,
+            ),
+        )
+
+    async def leads_in_use(self) -> dict[int, set[str | None]]:
+        """cohort id -> the distinct lead settings of its members (None: the default)."""
+        rows = await self._db.fetchall(
+            "SELECT DISTINCT m.cohort_id, u.reminder_leads FROM memberships m"
+            " JOIN users u ON u.telegram_id = m.user_id WHERE u.reminders_on = 1"
+        )
+        result: dict[int, set[str | None]] = {}
+        for r in rows:
+            result.setdefault(r["cohort_id"], set()).add(r["reminder_leads"])
+        return result
+
     async def set_reachable(self, telegram_id: int, value: bool) -> None:
         await self._db.execute(
             "UPDATE users SET reachable = ? WHERE telegram_id = ?", (int(value), telegram_id)
@@ -498,6 +548,105 @@ class InviteRepository:
         )
 
 
+class ChangeRepository:
+    """session_changes: written in the same transaction as the change, read by the bot."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(
+        self, session_id: int, kind: str, before: Session | None, now: datetime
+    ) -> None:
+        await self._db.execute(
+            "INSERT INTO session_changes (session_id, kind, old_starts_at, old_ends_at,"
+            " old_location, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                session_id,
+                kind,
+                to_db(before.starts_at) if before else None,
+                to_db(before.ends_at) if before else None,
+                before.location if before else None,
+                to_db(now),
+            ),
+        )
+
+    async def pending(self, limit: int = 500) -> list[SessionChangeRecord]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM session_changes WHERE processed = 0 ORDER BY id LIMIT ?", (limit,)
+        )
+        return [
+            SessionChangeRecord(
+                id=r["id"],
+                session_id=r["session_id"],
+                kind=r["kind"],
+                old_starts_at=from_db(r["old_starts_at"]),
+                old_ends_at=from_db(r["old_ends_at"]),
+                old_location=r["old_location"],
+                created_at=from_db(r["created_at"]),  # type: ignore[arg-type]
+            )
+            for r in rows
+        ]
+
+    async def mark_processed(self, change_id: int) -> None:
+        await self._db.execute(
+            "UPDATE session_changes SET processed = 1 WHERE id = ?", (change_id,)
+        )
+
+
+class DeliveryRepository:
+    """One row per (kind, ref, user): the record that makes a send happen at most once."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim(self, kind: str, ref: str, user_id: int, now: datetime) -> bool:
+        """True when this send is ours to make; False when it was made (or decided) before."""
+        return (
+            await self._db.execute(
+                "INSERT INTO deliveries (kind, ref, user_id, status, attempts, updated_at)"
+                " VALUES (?, ?, ?, 'sending', 1, ?) ON CONFLICT DO NOTHING",
+                (kind, ref, user_id, to_db(now)),
+            )
+            > 0
+        )
+
+    async def finish(
+        self, kind: str, ref: str, user_id: int, status: str, now: datetime, error: str = ""
+    ) -> None:
+        await self._db.execute(
+            "UPDATE deliveries SET status = ?, error = ?, updated_at = ?"
+            " WHERE kind = ? AND ref = ? AND user_id = ?",
+            (status, error[:500], to_db(now), kind, ref, user_id),
+        )
+
+    async def mark(self, kind: str, ref: str, user_id: int, status: str, now: datetime) -> None:
+        """Records a decision without sending (e.g. a stale reminder skipped)."""
+        await self._db.execute(
+            "INSERT INTO deliveries (kind, ref, user_id, status, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (kind, ref, user_id, status, to_db(now)),
+        )
+
+    async def status(self, kind: str, ref: str, user_id: int) -> str | None:
+        row = await self._db.fetchone(
+            "SELECT status FROM deliveries WHERE kind = ? AND ref = ? AND user_id = ?",
+            (kind, ref, user_id),
+        )
+        return row["status"] if row else None
+
+    async def release_interrupted(self) -> int:
+        """Sends cut off by a crash are retried: a Bot API call has no idempotency key, so
+        the only alternative would be to lose them."""
+        return await self._db.execute("DELETE FROM deliveries WHERE status = 'sending'")
+
+    async def counts(self, kind: str) -> dict[str, int]:
+        rows = await self._db.fetchall(
+            "SELECT status, COUNT(*) AS n FROM deliveries WHERE kind = ? GROUP BY status",
+            (kind,),
+        )
+        return {r["status"]: r["n"] for r in rows}
+
+
 class Storage:
     """The repositories over one database: what services receive."""
 
@@ -508,6 +657,8 @@ class Storage:
         self.contacts = ContactRepository(db)
         self.users = UserRepository(db)
         self.invites = InviteRepository(db)
+        self.changes = ChangeRepository(db)
+        self.deliveries = DeliveryRepository(db)
 
     def transaction(self):  # type: ignore[no-untyped-def]
         return self.db.transaction()

@@ -1,0 +1,123 @@
+"""Sending one message to one user exactly once, whatever Telegram answers.
+
+The `deliveries` row is claimed before the send and finished after it, so a restart never
+repeats what was sent. 403 (blocked) marks the user unreachable; 429 waits `retry_after`;
+network errors are retried with backoff, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.clock import Clock
+from bot.i18n import Catalogs, Translator, choose_language
+from bot.storage import Storage
+from bot.storage.models import User
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+CONCURRENT_SENDS = 30
+BACKOFF_SECONDS = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Render = Callable[[Translator], Outgoing]
+
+
+class Sender:
+    def __init__(
+        self,
+        bot: Bot,
+        storage: Storage,
+        clock: Clock,
+        catalogs: Catalogs,
+        *,
+        backoff: tuple[float, ...] = BACKOFF_SECONDS,
+    ) -> None:
+        self._bot = bot
+        self._storage = storage
+        self._clock = clock
+        self._catalogs = catalogs
+        self._backoff = backoff
+
+    def translator(self, user: User) -> Translator:
+        return self._catalogs.get(choose_language(user.language, user.telegram_language))
+
+    async def deliver(self, kind: str, ref: str, user: User, render: Render) -> str:
+        """Returns the final status: sent, unreachable, failed or duplicate."""
+        deliveries = self._storage.deliveries
+        if not await deliveries.claim(kind, ref, user.telegram_id, self._clock.now()):
+            return "duplicate"
+        outgoing = render(self.translator(user))
+        status, error = await self._send(user.telegram_id, outgoing)
+        await deliveries.finish(kind, ref, user.telegram_id, status, self._clock.now(), error)
+        if status == "unreachable":
+            await self._storage.users.set_reachable(user.telegram_id, False)
+        return status
+
+    async def deliver_all(
+        self, kind: str, ref: str, users: list[User], render: Render
+    ) -> dict[str, int]:
+        """Sends to many users at once; the rate limiter keeps it within Telegram's limits."""
+        semaphore = asyncio.Semaphore(CONCURRENT_SENDS)
+
+        async def one(user: User) -> str:
+            async with semaphore:
+                return await self.deliver(kind, ref, user, render)
+
+        tally: dict[str, int] = {}
+        for status in await asyncio.gather(*(one(u) for u in users)):
+            tally[status] = tally.get(status, 0) + 1
+        return tally
+
+    async def _send(self, chat_id: int, outgoing: Outgoing) -> tuple[str, str]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._bot.send_message(
+                    chat_id,
+                    outgoing.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=outgoing.markup,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    **outgoing.extra,
+                )
+                return "sent", ""
+            except Forbidden as exc:
+                return "unreachable", str(exc)
+            except RetryAfter as exc:
+                # The rate limiter has already retried; Telegram insists: wait as told.
+                if attempt >= MAX_ATTEMPTS:
+                    return "failed", str(exc)
+                await asyncio.sleep(_seconds(exc.retry_after))
+            except BadRequest as exc:  # a subclass of NetworkError: catch it first
+                if "chat not found" in str(exc).lower():
+                    return "unreachable", str(exc)
+                return "failed", str(exc)
+            except (TimedOut, NetworkError) as exc:
+                if attempt >= MAX_ATTEMPTS:
+                    return "failed", str(exc)
+                delay = self._backoff[min(attempt - 1, len(self._backoff) - 1)]
+                log.warning("send to a chat failed (%s); retry %d in %ss", exc, attempt, delay)
+                await asyncio.sleep(delay)
+
+
+def _seconds(value: object) -> float:
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

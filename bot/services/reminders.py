@@ -1,0 +1,306 @@
+"""Reminders before sessions, change notices and the evening digest.
+
+The database is the source of truth: jobs are rebuilt from it at start (`reconcile`), each
+send is recorded in `deliveries` (so a restart repeats nothing), and every change to a
+session, by any path, is written to `session_changes`, which `process_changes` turns into
+rescheduled jobs and short notices.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.formatting import countdown, day_heading, day_text, hhmm
+from bot.i18n import Translator
+from bot.scheduling import JobScheduler
+from bot.services.delivery import Outgoing, Sender
+from bot.storage import Storage
+from bot.storage.models import Cohort, Membership, Session, SessionChangeRecord, User
+
+log = logging.getLogger(__name__)
+
+LEAD_CHOICES = (15, 30, 60, 120)
+NOTICE_WINDOW = timedelta(hours=48)
+DIGEST_AT = time(20, 0)
+CHANGE_POLL_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class ReminderJob:
+    session_id: int
+    lead: int
+    starts_at: datetime  # the start this job was planned for; a moved session has a new one
+
+
+def map_url(session: Session) -> str:
+    return (
+        f"https://www.openstreetmap.org/?mlat={session.latitude:.6f}&mlon={session.longitude:.6f}"
+        f"#map=18/{session.latitude:.6f}/{session.longitude:.6f}"
+    )
+
+
+class ReminderService:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        settings: Settings,
+        sender: Sender,
+        scheduler: JobScheduler,
+    ) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._settings = settings
+        self._sender = sender
+        self._scheduler = scheduler
+        self._leads: dict[int, tuple[int, ...]] = {}  # cohort id -> leads its members use
+
+    # -- which leads apply ---------------------------------------------------------------
+
+    def leads_of(self, user: User) -> tuple[int, ...]:
+        return user.reminder_leads if user.reminder_leads is not None else (
+            self._settings.reminder_minutes
+        )  # fmt: skip
+
+    async def _refresh_leads(self) -> None:
+        self._leads = {}
+        for cohort_id, settings in (await self._storage.users.leads_in_use()).items():
+            leads: set[int] = set()
+            for text in settings:
+                if text is None:
+                    leads.update(self._settings.reminder_minutes)
+                else:
+                    leads.update(int(x) for x in text.split(",") if x)
+            self._leads[cohort_id] = tuple(sorted(leads, reverse=True))
+
+    # -- scheduling ----------------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """At start: schedules every future reminder and each cohort's digest; returns jobs."""
+        await self._storage.deliveries.release_interrupted()
+        await self._refresh_leads()
+        now = self._clock.now()
+        count = 0
+        for session in await self._storage.sessions.upcoming(now):
+            count += self._schedule_session(session, now)
+        for cohort in await self._storage.cohorts.all():
+            count += self._schedule_digest(cohort)
+        self._scheduler.every("changes:watch", CHANGE_POLL_SECONDS, self._changes_job)
+        return count
+
+    async def reschedule_cohort(self, cohort_id: int) -> None:
+        """After a member changes their leads or joins: the cohort's set of leads may differ."""
+        before = self._leads.get(cohort_id)
+        await self._refresh_leads()
+        if self._leads.get(cohort_id) == before:
+            return
+        now = self._clock.now()
+        for session in await self._storage.sessions.upcoming(now):
+            if session.cohort_id == cohort_id:
+                self._scheduler.cancel_prefix(f"reminder:{session.id}:")
+                self._schedule_session(session, now)
+        cohort = await self._storage.cohorts.get(cohort_id)
+        if cohort is not None:
+            self._schedule_digest(cohort)
+
+    def _schedule_session(self, session: Session, now: datetime) -> int:
+        """One job per lead in use. Reminders that fell due while the bot was down are sent
+        now if the session has not started, but only the latest of them (no burst of stale
+        60- and 30-minute reminders)."""
+        if session.cancelled or session.starts_at <= now:
+            return 0
+        leads = self._leads.get(session.cohort_id, ())
+        missed = [lead for lead in leads if session.starts_at - timedelta(minutes=lead) <= now]
+        count = 0
+        for lead in leads:
+            due = session.starts_at - timedelta(minutes=lead)
+            if due <= now and lead != min(missed):
+                continue
+            self._scheduler.at(
+                f"reminder:{session.id}:{lead}",
+                due,
+                self._reminder_job,
+                ReminderJob(session.id, lead, session.starts_at),
+            )
+            count += 1
+        return count
+
+    def _schedule_digest(self, cohort: Cohort) -> int:
+        local_now = self._clock.now().astimezone(cohort.tz)
+        when = datetime.combine(local_now.date(), DIGEST_AT, tzinfo=cohort.tz)
+        if when <= local_now:
+            when += timedelta(days=1)
+        if when.date() > cohort.departs:
+            self._scheduler.cancel(f"digest:{cohort.id}")
+            return 0
+        self._scheduler.at(f"digest:{cohort.id}", when, self._digest_job, cohort.id)
+        return 1
+
+    # -- job callbacks (no update: everything comes from the job's data) -------------------
+
+    async def _reminder_job(self, context) -> None:  # type: ignore[no-untyped-def]
+        await self.send_reminders(context.job.data)
+
+    async def _digest_job(self, context) -> None:  # type: ignore[no-untyped-def]
+        cohort = await self._storage.cohorts.get(context.job.data)
+        if cohort is not None:
+            await self.send_digest(cohort)
+            self._schedule_digest(cohort)
+
+    async def _changes_job(self, context) -> None:  # type: ignore[no-untyped-def]
+        await self.process_changes()
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def send_reminders(self, job: ReminderJob) -> dict[str, int]:
+        session = await self._storage.sessions.get(job.session_id)
+        now = self._clock.now()
+        tally: dict[str, int] = {}
+        if session is None or session.cancelled or session.starts_at != job.starts_at:
+            return tally  # cancelled or moved since: its new jobs are already scheduled
+        if session.starts_at <= now:
+            return tally  # stale: the session has started
+        cohort = await self._storage.cohorts.get(session.cohort_id)
+        if cohort is None:
+            return tally
+        due = session.starts_at - timedelta(minutes=job.lead)
+        ref = f"{session.id}:{job.lead}:{session.starts_at:%Y%m%d%H%M}"
+        members = await self._storage.users.members_of(cohort.id)
+        recipients = [u for u, m in members if self._wants(u, m, job.lead, due)]
+        return await self._sender.deliver_all(
+            "reminder", ref, recipients, lambda tr: self._reminder_message(session, cohort, tr)
+        )
+
+    def _wants(self, user: User, membership: Membership, lead: int, due: datetime) -> bool:
+        return (
+            user.reachable
+            and user.reminders_on
+            and lead in self.leads_of(user)
+            and membership.joined_at <= due  # joined after it was due: not a stale one
+        )
+
+    def _reminder_message(self, session: Session, cohort: Cohort, tr: Translator) -> Outgoing:
+        now = self._clock.now()
+        lang = tr.language
+        title = escape(session.title.get(lang))
+        lines = [
+            "⏰ "
+            + tr("<b>{title}</b> starts in {countdown}").format(
+                title=title, countdown=countdown(session.starts_at - now, tr)
+            ),
+            f"🕘 {hhmm(session.starts_at, cohort)}–{hhmm(session.ends_at, cohort)}, "
+            + escape(day_heading(session.starts_at.astimezone(cohort.tz).date(), tr)),
+        ]
+        if session.department.get(lang):
+            lines.append(f"🏛 {escape(session.department.get(lang))}")
+        if session.location:
+            lines.append(f"📍 {escape(session.location)}")
+        if session.host:
+            lines.append(f"👤 {escape(session.host)}")
+        if session.notes:
+            lines.append(f"📝 {escape(session.notes)}")
+        markup = None
+        if session.has_coordinates:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton("🗺 " + tr("Open the map"), url=map_url(session))]]
+            )
+        return Outgoing("\n".join(lines), markup)
+
+    async def send_digest(self, cohort: Cohort) -> dict[str, int]:
+        """Tomorrow's plan, at 20:00 local; nothing when tomorrow is empty."""
+        tomorrow = self._clock.now().astimezone(cohort.tz).date() + timedelta(days=1)
+        start = datetime.combine(tomorrow, time(0), tzinfo=cohort.tz)
+        sessions = await self._storage.sessions.starting_between(
+            cohort.id, start, start + timedelta(days=1)
+        )
+        if not any(not s.cancelled for s in sessions):
+            return {}
+        ref = f"{cohort.id}:{tomorrow.isoformat()}"
+        members = await self._storage.users.members_of(cohort.id)
+
+        def render(tr: Translator) -> Outgoing:
+            header = tr("Tomorrow's plan")
+            return Outgoing(f"🌙 <b>{header}</b> · " + day_text(tomorrow, sessions, cohort, tr))
+
+        recipients = [u for u, _ in members if u.reachable and u.digest_on]
+        return await self._sender.deliver_all("digest", ref, recipients, render)
+
+    # -- changes ---------------------------------------------------------------------------
+
+    async def process_changes(self) -> int:
+        """Applies pending session changes to the schedule and notifies members."""
+        changes = await self._storage.changes.pending()
+        if not changes:
+            return 0
+        now = self._clock.now()
+        for change in changes:
+            session = await self._storage.sessions.get(change.session_id)
+            if session is not None:
+                self._scheduler.cancel_prefix(f"reminder:{session.id}:")
+                if session.cohort_id not in self._leads:
+                    await self._refresh_leads()
+                self._schedule_session(session, now)
+                await self._notify(change, session, now)
+            await self._storage.changes.mark_processed(change.id)
+        return len(changes)
+
+    async def _notify(self, change: SessionChangeRecord, session: Session, now: datetime) -> None:
+        moved = change.old_starts_at is not None and change.old_starts_at != session.starts_at
+        relocated = change.old_location is not None and change.old_location != session.location
+        if change.kind == "changed" and not (moved or relocated):
+            return  # title or notes only: the schedule shows it; no need to buzz phones
+        horizon = now + NOTICE_WINDOW
+        relevant = [session.starts_at]
+        if change.old_starts_at is not None:
+            relevant.append(change.old_starts_at)
+        if not any(now < t <= horizon for t in relevant):
+            return
+        cohort = await self._storage.cohorts.get(session.cohort_id)
+        if cohort is None:
+            return
+        members = await self._storage.users.members_of(cohort.id)
+        await self._sender.deliver_all(
+            "notice",
+            str(change.id),
+            [u for u, _ in members if u.reachable],
+            lambda tr: Outgoing(self._notice_text(change, session, cohort, tr)),
+        )
+
+    def _notice_text(
+        self, change: SessionChangeRecord, session: Session, cohort: Cohort, tr: Translator
+    ) -> str:
+        title = escape(session.title.get(tr.language))
+
+        def when(moment: datetime) -> str:
+            local_day = moment.astimezone(cohort.tz).date()
+            return f"{escape(day_heading(local_day, tr))}, {hhmm(moment, cohort)}"
+
+        if change.kind == "cancelled" or session.cancelled:
+            text = "❌ " + tr("Cancelled: <b>{title}</b>, {when}.").format(
+                title=title, when=when(session.starts_at)
+            )
+            if session.cancel_reason:
+                text += "\n" + escape(session.cancel_reason)
+            return text
+        if change.kind == "added":
+            text = "🆕 " + tr("New in your schedule: <b>{title}</b>, {when}.").format(
+                title=title, when=when(session.starts_at)
+            )
+        elif change.old_starts_at is not None and change.old_starts_at != session.starts_at:
+            text = "🔁 " + tr("<b>{title}</b> has moved from {old} to {new}.").format(
+                title=title, old=when(change.old_starts_at), new=when(session.starts_at)
+            )
+        else:
+            text = "📍 " + tr("<b>{title}</b> ({when}) is now in another place.").format(
+                title=title, when=when(session.starts_at)
+            )
+        if session.location:
+            text += f"\n📍 {escape(session.location)}"
+        return text
