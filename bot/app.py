@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.commands import register_default_menus
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext
-from bot.handlers import contacts, invites, itinerary, language, start
+from bot.handlers import contacts, invites, itinerary, language, reminders, start
 from bot.handlers.common import load_user
 from bot.i18n import Catalogs
 from bot.services import Services
@@ -98,11 +98,18 @@ def register_handlers(app: Application) -> None:
         ("next", itinerary.next_session),
         ("contacts", contacts.contacts),
         ("language", language.language),
+        ("reminders", reminders.reminders),
+        ("calendar", reminders.calendar),
         ("invite", invites.invite),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
     app.add_handler(
         CallbackQueryHandler(language.language_chosen, pattern=pattern(language.LANGUAGE_ACTION))
+    )
+    app.add_handler(
+        CallbackQueryHandler(
+            reminders.reminders_pressed, pattern=pattern(reminders.REMINDERS_ACTION)
+        )
     )
     app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))
     app.add_handler(MessageHandler(private & filters.TEXT, start.plain_text))

@@ -33,6 +33,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("week", N_("The rest of this week"), MEMBERS),
     Command("next", N_("The next session and how to get there"), MEMBERS),
     Command("contacts", N_("Whom to call: hosts, supervisor, emergency"), MEMBERS),
+    Command("reminders", N_("Reminder settings"), MEMBERS),
+    Command("calendar", N_("The whole programme for your phone's calendar"), MEMBERS),
     Command("language", N_("Change the language"), EVERYONE),
     Command("help", N_("What I can do"), EVERYONE),
     Command(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +12,7 @@ import pytest
 from telegram.ext import Application
 
 from bot.app import build_application, start_polling, stop_polling
-from bot.clock import FrozenClock
+from bot.clock import Clock, FrozenClock
 from bot.config import Settings
 from bot.context import SERVICES_KEY
 from bot.services import Services
@@ -134,16 +134,15 @@ class Chat:
         return await self.send(f"/start {code}")
 
 
-async def start_bot(
-    emulator: BotApiEmulator, settings: Settings, clock: FrozenClock
-) -> Application:
+async def start_bot(emulator: BotApiEmulator, settings: Settings, clock: Clock) -> Application:
     app = build_application(settings, clock=clock)
     await start_polling(app, poll_timeout=2)
     return app
 
 
 async def stop_bot(app: Application) -> None:
-    await stop_polling(app)
+    if app.bot_data:  # not stopped yet (a test may stop a bot itself to restart it)
+        await stop_polling(app)
 
 
 def harness_settings(emulator: BotApiEmulator, database: Path, **overrides: object) -> Settings:
@@ -166,14 +165,49 @@ async def seed_demo(database: Path) -> None:
         await importer.apply(plan)
 
 
+BotFactory = Callable[..., Awaitable[BotHarness]]
+
+
 @pytest.fixture
-async def harness(
+async def bot_factory(
     emulator: BotApiEmulator, tmp_path: Path, clock: FrozenClock
-) -> AsyncIterator[BotHarness]:
+) -> AsyncIterator[BotFactory]:
+    """Starts bots on the same database (a restart is: stop one, make another)."""
     database = tmp_path / "bot.sqlite3"
     await seed_demo(database)
-    app = await start_bot(emulator, harness_settings(emulator, database), clock)
+    running: list[Application] = []
+
+    async def make(clock_: Clock | None = None, **overrides: object) -> BotHarness:
+        used = clock if clock_ is None else clock_
+        app = await start_bot(emulator, harness_settings(emulator, database, **overrides), used)
+        running.append(app)
+        return BotHarness(app, emulator, used, database)  # type: ignore[arg-type]
+
     try:
-        yield BotHarness(app, emulator, clock, database)
+        yield make
     finally:
-        await stop_bot(app)
+        for app in running:
+            await stop_bot(app)
+
+
+@pytest.fixture
+async def harness(bot_factory: BotFactory) -> BotHarness:
+    return await bot_factory()
+
+
+def edit_sessions(text: str, session_id: str, *, drop: bool = False, **changes: str) -> str:
+    """The demo sessions CSV with one row changed (or dropped), written back as CSV."""
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=reader.fieldnames or [], lineterminator="\n")
+    writer.writeheader()
+    for row in reader:
+        if row["id"] == session_id:
+            if drop:
+                continue
+            row.update(changes)
+        writer.writerow(row)
+    return out.getvalue()

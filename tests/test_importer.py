@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from bot.services.importer import Importer
 from bot.services.spreadsheets import MAX_FILE_BYTES
 from bot.storage import Storage
-from tests.conftest import demo_files
+from tests.conftest import demo_files, edit_sessions
 
 SESSION_HEADER = (
     "cohort,date,start,end,title_en,title_ru,title_uz,department_en,department_ru,"
@@ -121,10 +121,8 @@ async def test_session_of_a_cohort_in_the_same_batch(storage: Storage) -> None:
 async def test_moving_a_session_by_id_keeps_its_identity(demo_storage: Storage) -> None:
     name, content = demo_files()[1]
     text = content.decode()
-    line = next(line for line in text.splitlines() if line.startswith("TPI-2026-S05,"))
-    fields = line.split(",")
-    moved = ",".join([*fields[:3], "13:30", "14:45", *fields[5:]])
-    plan = await Importer(demo_storage).plan_files([(name, text.replace(line, moved).encode())])
+    moved = edit_sessions(text, "TPI-2026-S05", start="13:30", end="14:45")
+    plan = await Importer(demo_storage).plan_files([(name, moved.encode())])
     assert plan.ok, [p.render() for p in plan.problems]
     assert [c.kind for c in plan.sessions] == ["changed"]
     assert plan.sessions[0].before.external_id == "TPI-2026-S05"

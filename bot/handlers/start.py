@@ -53,6 +53,7 @@ async def _join(update: Update, context: BotContext, code: str) -> None:
     result = await services.invites.join(user.telegram_id, code)
     if result.outcome in (JoinOutcome.JOINED, JoinOutcome.ALREADY_MEMBER):
         assert result.cohort is not None and result.role is not None
+        await services.reminders.reschedule_cohort(result.cohort.id)
         if result.outcome is JoinOutcome.JOINED:
             text = tr("Welcome to {cohort}! Your role: {role}.")
         else:

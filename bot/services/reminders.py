@@ -86,6 +86,7 @@ class ReminderService:
         """At start: schedules every future reminder and each cohort's digest; returns jobs."""
         await self._storage.deliveries.release_interrupted()
         await self._refresh_leads()
+        await self.process_changes()  # changes made while the bot was down
         now = self._clock.now()
         count = 0
         for session in await self._storage.sessions.upcoming(now):
@@ -269,7 +270,7 @@ class ReminderService:
         await self._sender.deliver_all(
             "notice",
             str(change.id),
-            [u for u, _ in members if u.reachable],
+            [u for u, m in members if u.reachable and m.joined_at <= change.created_at],
             lambda tr: Outgoing(self._notice_text(change, session, cohort, tr)),
         )
 

@@ -1,0 +1,133 @@
+"""/reminders (settings with buttons) and /calendar (the itinerary as an .ics file)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+
+from bot.callbacks import CallbackData
+from bot.context import BotContext
+from bot.handlers.common import current_cohort, reply
+from bot.i18n import Translator
+from bot.services.calendar import build_calendar
+from bot.services.reminders import LEAD_CHOICES
+from bot.storage.models import User
+
+REMINDERS_ACTION = "rem"
+
+
+def settings_text(user: User, leads: tuple[int, ...], tr: Translator) -> str:
+    on, off = tr("on"), tr("off")
+    minutes = ", ".join(
+        tr.ngettext("{n} minute", "{n} minutes", lead).format(n=lead) for lead in sorted(leads)
+    )
+    return "\n".join(
+        [
+            "<b>" + tr("Your reminders") + "</b>",
+            "",
+            "🔔 " + tr("Before each session: {state}").format(
+                state=on if user.reminders_on else off
+            ),
+            "⏱ " + tr("How early: {minutes}").format(minutes=minutes),
+            "🌙 " + tr("Tomorrow's plan at 20:00: {state}").format(
+                state=on if user.digest_on else off
+            ),
+        ]
+    )  # fmt: skip
+
+
+def settings_keyboard(user: User, leads: tuple[int, ...], tr: Translator) -> InlineKeyboardMarkup:
+    uid = user.telegram_id
+
+    def button(label: str, arg: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            label, callback_data=CallbackData(REMINDERS_ACTION, uid, arg).encode()
+        )
+
+    toggle = tr("Turn reminders off") if user.reminders_on else tr("Turn reminders on")
+    digest = tr("Turn the evening plan off") if user.digest_on else tr("Turn the evening plan on")
+    lead_row = [
+        button(
+            ("✅ " if lead in leads else "") + tr("{n} min").format(n=lead),
+            f"lead{lead}",
+        )
+        for lead in LEAD_CHOICES
+    ]
+    return InlineKeyboardMarkup(
+        [[button("🔔 " + toggle, "toggle")], lead_row, [button("🌙 " + digest, "digest")]]
+    )
+
+
+async def reminders(update: Update, context: BotContext) -> None:
+    cohort = await current_cohort(update, context)
+    if cohort is None or context.user is None:
+        return
+    user = context.user
+    leads = context.services.reminders.leads_of(user)
+    tr = context.tr
+    await reply(update, settings_text(user, leads, tr), settings_keyboard(user, leads, tr))
+
+
+async def reminders_pressed(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    user = context.user
+    if query is None or user is None:
+        return
+    data = CallbackData.decode(query.data)
+    tr = context.tr
+    if data is None or data.user_id != user.telegram_id:
+        await query.answer(tr("This button is not for you."), show_alert=True)
+        return
+    services = context.services
+    leads = set(services.reminders.leads_of(user))
+    reminders_on, digest_on = user.reminders_on, user.digest_on
+    match = re.fullmatch(r"lead(\d+)", data.arg)
+    if data.arg == "toggle":
+        reminders_on = not reminders_on
+    elif data.arg == "digest":
+        digest_on = not digest_on
+    elif match and int(match[1]) in LEAD_CHOICES:
+        lead = int(match[1])
+        if lead in leads and len(leads) == 1:
+            await query.answer(tr("Keep at least one time, or turn reminders off."))
+            return
+        leads ^= {lead}
+    else:
+        await query.answer(tr("This button is out of date."))
+        return
+    await services.storage.users.set_reminder_prefs(
+        user.telegram_id, reminders_on=reminders_on, digest_on=digest_on, leads=tuple(leads)
+    )
+    if user.cohort_id is not None:
+        await services.reminders.reschedule_cohort(user.cohort_id)
+    updated = await services.storage.users.get(user.telegram_id)
+    assert updated is not None
+    new_leads = services.reminders.leads_of(updated)
+    await query.answer(tr("Saved."))
+    await query.edit_message_text(
+        settings_text(updated, new_leads, tr),
+        parse_mode="HTML",
+        reply_markup=settings_keyboard(updated, new_leads, tr),
+    )
+
+
+async def calendar(update: Update, context: BotContext) -> None:
+    cohort = await current_cohort(update, context)
+    if cohort is None or context.user is None or update.effective_message is None:
+        return
+    services = context.services
+    sessions = await services.storage.sessions.for_cohort(cohort.id)
+    user = context.user
+    leads = services.reminders.leads_of(user) if user.reminders_on else ()
+    data = build_calendar(cohort, sessions, context.tr, leads, services.clock.now())
+    filename = re.sub(r"[^A-Za-z0-9_-]+", "-", cohort.code) + ".ics"
+    await update.effective_message.reply_document(
+        InputFile(io.BytesIO(data), filename=filename),
+        caption=context.tr(
+            "Your programme as a calendar file: open it to add every session to your phone's "
+            "calendar, with reminders. Send /calendar again after changes: events update in "
+            "place."
+        ),
+    )
