@@ -97,10 +97,7 @@ def contacts_text(contacts: Iterable[Contact], tr: Translator) -> str:
         shared_title = tr("Emergency and shared numbers")
         lines = [f"\n<b>🚨 {escape(shared_title)}</b>"]
         for c in shared:
-            role = c.role.get(lang)
-            label = (
-                f"{escape(role)} ({escape(c.name)})" if role and role != c.name else escape(c.name)
-            )
+            label = escape(c.role.get(lang) or c.name)
             lines.append(f"{label}: {escape(phone_link(c.phone))}" if c.phone else label)
         parts.append("\n".join(lines))
     if len(parts) == 1:

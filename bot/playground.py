@@ -35,7 +35,7 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "data"
 DEMO_FILES = ("cohorts.csv", "sessions.csv", "contacts.csv")
 DATE_COLUMNS = ("date", "arrives", "departs")
 QUIET_SECONDS = 0.4
-REPLY_TIMEOUT = 5.0
+REPLY_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -132,36 +132,44 @@ class Playground:
         self.out.write(text + "\n")
         self.out.flush()
 
-    async def _exchange(self, action: Callable[[], object]) -> None:
+    async def _exchange(self, action: Callable[[], object], chat: int | None = None) -> None:
         """Performs one user action, then prints what the bot answers until it falls quiet."""
-        chat = self.persona.user_id
-        start = len(self.emu.sent)
+        chat = chat or self.persona.user_id
+        emu = self.emu
+        start, toasts = len(emu.sent), len(emu.callback_answers)
         result = action()
         if asyncio.iscoroutine(result):
             await result
-        try:
-            await self.emu.wait_for_message(chat, after=start, timeout=REPLY_TIMEOUT)
-        except TimeoutError:
-            self.print("  (no answer)")
-            return
-        seen = start
-        while True:
-            await asyncio.sleep(QUIET_SECONDS)
-            if len(self.emu.sent) == seen:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REPLY_TIMEOUT
+        quiet_since = None
+        seen = (start, toasts)
+        while loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            now = (len(emu.sent), len(emu.callback_answers))
+            if now != seen:
+                seen, quiet_since = now, loop.time()
+            elif now != (start, toasts) and loop.time() - (quiet_since or 0) >= QUIET_SECONDS:
                 break
-            seen = len(self.emu.sent)
-        for message in self.emu.sent[start:seen]:
+        for message in emu.sent[start : seen[0]]:
             if message.chat_id != chat:
                 continue
             if message.buttons():
                 self.last_with_buttons[chat] = message
             self.print(to_terminal(message))
+        for answer in emu.callback_answers[toasts : seen[1]]:
+            if answer.get("text"):
+                self.print(f"  (pop-up) {answer['text']}")
+        if seen == (start, toasts):
+            self.print("  (no answer)")
 
     async def join(self, persona: Persona) -> None:
         code = self.invites.get(persona.role) if persona.role else None
         if code:
             self.print(f"[{persona.first_name} opens the invite link t.me/...?start={code}]")
-            await self._exchange(lambda: self.emu.send_text(persona.user_id, f"/start {code}"))
+            await self._exchange(
+                lambda: self.emu.send_text(persona.user_id, f"/start {code}"), persona.user_id
+            )
 
     async def handle(self, line: str) -> bool:
         """Returns False when the user wants to leave."""
