@@ -31,6 +31,8 @@ from bot.storage import Database, Storage
 
 log = logging.getLogger(__name__)
 
+MESSAGES_PER_SECOND = 29
+
 
 def check_timezone_data() -> None:
     """Fails loudly on stale zone data, which would show every Almaty time an hour late."""
@@ -72,7 +74,14 @@ def build_application(
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
         .context_types(ContextTypes(context=BotContext))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(
+            # Telegram allows about 30 messages a second per bot. A bucket of 30 would let a
+            # burst of 30 go at once and then 30 more within the same second; one token every
+            # 1/29 s keeps any one-second window under the limit, so floods meet no 429.
+            AIORateLimiter(
+                overall_max_rate=1, overall_time_period=1 / MESSAGES_PER_SECOND, max_retries=3
+            )
+        )
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
