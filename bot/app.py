@@ -23,10 +23,12 @@ from bot.clock import Clock
 from bot.commands import register_default_menus
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext
-from bot.handlers import contacts, invites, itinerary, language, reminders, start
+from bot.handlers import admin, contacts, invites, itinerary, language, reminders, staff, start
 from bot.handlers.common import load_user
+from bot.handlers.errors import ErrorReporter
 from bot.i18n import Catalogs
 from bot.services import Services
+from bot.services.broadcasts import ACK_ACTION
 from bot.storage import Database, Storage
 
 log = logging.getLogger(__name__)
@@ -61,11 +63,20 @@ def build_application(
         await register_default_menus(app.bot, catalogs)
         jobs = await services.reminders.reconcile()
         log.info("scheduled %d reminder and digest jobs", jobs)
+        await services.broadcasts.resume()
         log.info("bot @%s ready, database %s", app.bot.username, settings.database)
+
+    async def post_stop(app: Application) -> None:
+        # The bot's HTTP client still works here: the batch in flight finishes, the rest of
+        # the outbox stays pending in SQLite for the next start.
+        services: Services | None = app.bot_data.get(SERVICES_KEY)
+        if services is not None:
+            await services.broadcasts.stop()
 
     async def post_shutdown(app: Application) -> None:
         services: Services | None = app.bot_data.pop(SERVICES_KEY, None)
         if services is not None:
+            await services.broadcasts.stop()
             await services.storage.db.close()
 
     app = (
@@ -83,6 +94,7 @@ def build_application(
             )
         )
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
@@ -110,8 +122,30 @@ def register_handlers(app: Application) -> None:
         ("reminders", reminders.reminders),
         ("calendar", reminders.calendar),
         ("invite", invites.invite),
+        ("broadcast", staff.broadcast),
+        ("acks", staff.acks),
+        ("remind_unread", staff.remind_unread),
+        ("cohorts", admin.cohorts),
+        ("sessions", admin.sessions),
+        ("cancel", admin.cancel_session),
+        ("move", admin.move_session),
+        ("room", admin.room),
+        ("roster", admin.roster),
+        ("invites", admin.invites_list),
+        ("revoke", admin.revoke_invite),
+        ("grant", admin.grant),
+        ("revoke_role", admin.revoke_role),
+        ("audit", admin.audit),
+        ("export", admin.export),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
+    # A spreadsheet sent with the caption /import: validated and previewed, saved on Confirm.
+    app.add_handler(
+        MessageHandler(
+            private & filters.Document.ALL & filters.CaptionRegex(r"^/import(@\w+)?(\s|$)"),
+            admin.import_document,
+        )
+    )
     app.add_handler(
         CallbackQueryHandler(language.language_chosen, pattern=pattern(language.LANGUAGE_ACTION))
     )
@@ -120,8 +154,16 @@ def register_handlers(app: Application) -> None:
             reminders.reminders_pressed, pattern=pattern(reminders.REMINDERS_ACTION)
         )
     )
+    for action, callback in (
+        (staff.BROADCAST_ACTION, staff.broadcast_pressed),
+        (ACK_ACTION, staff.got_it),
+        (admin.IMPORT_ACTION, admin.import_pressed),
+    ):
+        app.add_handler(CallbackQueryHandler(callback, pattern=pattern(action)))
     app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))
     app.add_handler(MessageHandler(private & filters.TEXT, start.plain_text))
+
+    app.add_error_handler(ErrorReporter())
 
 
 async def start_polling(app: Application, *, poll_timeout: int = 10) -> None:

@@ -151,11 +151,13 @@ class Playground:
                 seen, quiet_since = now, loop.time()
             elif now != (start, toasts) and loop.time() - (quiet_since or 0) >= QUIET_SECONDS:
                 break
+        names = {p.user_id: f"{p.first_name} ({p.key})" for p in PERSONAS.values()}
         for message in emu.sent[start : seen[0]]:
-            if message.chat_id != chat:
-                continue
             if message.buttons():
-                self.last_with_buttons[chat] = message
+                self.last_with_buttons[message.chat_id] = message
+            if message.chat_id != chat:
+                # What other personas receive meanwhile (an announcement, a notice).
+                self.print(f"  [to {names.get(message.chat_id, message.chat_id)}]")
             self.print(to_terminal(message))
         for answer in emu.callback_answers[toasts : seen[1]]:
             if answer.get("text"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
 
@@ -78,3 +80,45 @@ async def current_cohort(
         await reply(update, context.tr("Sorry, you are not allowed to do that."))
         return None
     return cohort
+
+
+def refuse(context: BotContext) -> str:
+    return context.tr("Sorry, you are not allowed to do that.")
+
+
+async def cohort_for(
+    update: Update, context: BotContext, permission: Permission, code: str | None
+) -> Cohort | None:
+    """The cohort a staff command names (or the user's own), if the user may act on it.
+
+    Every staff command goes through here, so the rules of `allowed` are applied the same way
+    everywhere. A non-coordinator asking about a code that does not exist gets the same refusal
+    as for a cohort that is not theirs: nothing of another cohort is revealed.
+    """
+    storage = context.services.storage
+    cohort = None
+    if code is not None:
+        cohort = await storage.cohorts.by_code(code[:64])
+    elif context.user is not None and context.user.cohort_id is not None:
+        cohort = await storage.cohorts.get(context.user.cohort_id)
+    if cohort is None:
+        if code is not None and context.actor.is_coordinator:
+            await reply(
+                update,
+                context.tr("There is no group with the code {code}.").format(
+                    code=escape(code[:40])
+                ),
+            )
+        elif code is None and allowed(context.actor, permission, None):
+            await reply(update, context.tr("Name the group: add its code to the command."))
+        else:
+            await reply(update, refuse(context))
+        return None
+    if not allowed(context.actor, permission, cohort.id):
+        await reply(update, refuse(context))
+        return None
+    return cohort
+
+
+async def usage(update: Update, text: str) -> None:
+    await reply(update, "ℹ️ " + escape(text))

@@ -96,6 +96,14 @@ async def help_command(update: Update, context: BotContext) -> None:
     for command in commands_for(role):
         usage = f" {escape(command.usage)}" if command.usage else ""
         lines.append(f"/{command.name}{usage} — {tr(command.description)}")
+    if role is Role.COORDINATOR:
+        lines += [
+            "",
+            tr(
+                "To change an itinerary in bulk, send a .csv or .xlsx file with the "
+                "caption /import: you get a preview first."
+            ),
+        ]
     if role is None:
         lines += ["", how_to_join(context)]
     await reply(update, "\n".join(lines))

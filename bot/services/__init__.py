@@ -11,6 +11,8 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Catalogs
 from bot.scheduling import JobScheduler
+from bot.services.admin import AdminService
+from bot.services.broadcasts import BroadcastService
 from bot.services.delivery import Sender
 from bot.services.importer import Importer
 from bot.services.invites import InviteService
@@ -32,6 +34,8 @@ class Services:
     itinerary: ItineraryService
     sender: Sender
     reminders: ReminderService
+    broadcasts: BroadcastService
+    admin: AdminService
 
     @classmethod
     def build(
@@ -45,14 +49,18 @@ class Services:
     ) -> Services:
         sender = Sender(bot, storage, clock, catalogs)
         scheduler = JobScheduler(job_queue, clock)
+        importer = Importer(storage, clock)
+        reminders = ReminderService(storage, clock, settings, sender, scheduler)
         return cls(
             settings=settings,
             clock=clock,
             storage=storage,
             catalogs=catalogs,
-            importer=Importer(storage, clock),
+            importer=importer,
             invites=InviteService(storage, clock, settings.invite_days),
             itinerary=ItineraryService(storage, clock),
             sender=sender,
-            reminders=ReminderService(storage, clock, settings, sender, scheduler),
+            reminders=reminders,
+            broadcasts=BroadcastService(storage, clock, sender),
+            admin=AdminService(storage, clock, importer, reminders),
         )

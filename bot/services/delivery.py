@@ -64,7 +64,7 @@ class Sender:
         if not await deliveries.claim(kind, ref, user.telegram_id, self._clock.now()):
             return "duplicate"
         outgoing = render(self.translator(user))
-        status, error = await self._send(user.telegram_id, outgoing)
+        status, error, _ = await self.send_once(user.telegram_id, outgoing)
         await deliveries.finish(kind, ref, user.telegram_id, status, self._clock.now(), error)
         if status == "unreachable":
             await self._storage.users.set_reachable(user.telegram_id, False)
@@ -85,12 +85,13 @@ class Sender:
             tally[status] = tally.get(status, 0) + 1
         return tally
 
-    async def _send(self, chat_id: int, outgoing: Outgoing) -> tuple[str, str]:
+    async def send_once(self, chat_id: int, outgoing: Outgoing) -> tuple[str, str, int | None]:
+        """(status, error, message id) after retrying what is worth retrying."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                await self._bot.send_message(
+                message = await self._bot.send_message(
                     chat_id,
                     outgoing.text,
                     parse_mode=ParseMode.HTML,
@@ -98,21 +99,21 @@ class Sender:
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                     **outgoing.extra,
                 )
-                return "sent", ""
+                return "sent", "", message.message_id
             except Forbidden as exc:
-                return "unreachable", str(exc)
+                return "unreachable", str(exc), None
             except RetryAfter as exc:
                 # The rate limiter has already retried; Telegram insists: wait as told.
                 if attempt >= MAX_ATTEMPTS:
-                    return "failed", str(exc)
+                    return "failed", str(exc), None
                 await asyncio.sleep(_seconds(exc.retry_after))
             except BadRequest as exc:  # a subclass of NetworkError: catch it first
                 if "chat not found" in str(exc).lower():
-                    return "unreachable", str(exc)
-                return "failed", str(exc)
+                    return "unreachable", str(exc), None
+                return "failed", str(exc), None
             except (TimedOut, NetworkError) as exc:
                 if attempt >= MAX_ATTEMPTS:
-                    return "failed", str(exc)
+                    return "failed", str(exc), None
                 delay = self._backoff[min(attempt - 1, len(self._backoff) - 1)]
                 log.warning("send to a chat failed (%s); retry %d in %ss", exc, attempt, delay)
                 await asyncio.sleep(delay)

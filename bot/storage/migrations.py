@@ -114,4 +114,48 @@ CREATE TABLE session_changes (
 CREATE INDEX session_changes_pending ON session_changes (processed, id)
 """
 
-MIGRATIONS: list[str] = [V1_FOUNDATION, V2_REMINDERS]
+V3_STAFF = """
+CREATE TABLE announcements (
+    id INTEGER PRIMARY KEY,
+    cohort_id INTEGER REFERENCES cohorts(id) ON DELETE CASCADE,
+    sender_id INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('draft', 'sending', 'done', 'cancelled')),
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    reported INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX announcements_by_sender ON announcements (sender_id, id);
+CREATE TABLE announcement_deliveries (
+    announcement_id INTEGER NOT NULL REFERENCES announcements(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'unreachable', 'failed')),
+    message_id INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    acked_at TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (announcement_id, user_id)
+);
+CREATE INDEX announcement_deliveries_pending ON announcement_deliveries (status, announcement_id);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor_id INTEGER,
+    cohort_id INTEGER REFERENCES cohorts(id) ON DELETE SET NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    before TEXT NOT NULL DEFAULT '',
+    after TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_by_cohort ON audit (cohort_id, id);
+CREATE TABLE pending_imports (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    filename TEXT NOT NULL,
+    content BLOB NOT NULL,
+    created_at TEXT NOT NULL
+)
+"""
+
+MIGRATIONS: list[str] = [V1_FOUNDATION, V2_REMINDERS, V3_STAFF]

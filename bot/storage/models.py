@@ -140,3 +140,35 @@ class SessionChangeRecord:
     old_ends_at: datetime | None
     old_location: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Announcement:
+    id: int
+    cohort_id: int | None  # None: every cohort
+    sender_id: int
+    text: str
+    status: str  # draft | sending | done | cancelled
+    created_at: datetime
+    reported: bool = False
+
+
+@dataclass(frozen=True)
+class AnnouncementDelivery:
+    announcement_id: int
+    user_id: int
+    status: str  # pending | sending | sent | unreachable | failed
+    acked: bool
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor_id: int | None
+    cohort_id: int | None
+    action: str
+    target: str
+    before: str
+    after: str

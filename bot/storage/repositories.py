@@ -11,6 +11,9 @@ import aiosqlite
 
 from bot.storage.db import Database, from_db, to_db
 from bot.storage.models import (
+    Announcement,
+    AnnouncementDelivery,
+    AuditEntry,
     Cohort,
     Contact,
     Invite,
@@ -445,6 +448,20 @@ class UserRepository:
             result.setdefault(r["cohort_id"], set()).add(r["reminder_leads"])
         return result
 
+    async def revoke_roles(self, telegram_id: int) -> str:
+        """Removes coordinator rights and every membership; returns what there was."""
+        memberships = await self.memberships(telegram_id)
+        user = await self.get(telegram_id)
+        before = ", ".join(f"{m.role.value}@{m.cohort_id}" for m in memberships)
+        if user is not None and user.is_coordinator:
+            before = ", ".join(p for p in ("coordinator", before) if p)
+        await self._db.execute("DELETE FROM memberships WHERE user_id = ?", (telegram_id,))
+        await self._db.execute(
+            "UPDATE users SET is_coordinator = 0, cohort_id = NULL WHERE telegram_id = ?",
+            (telegram_id,),
+        )
+        return before
+
     async def set_reachable(self, telegram_id: int, value: bool) -> None:
         await self._db.execute(
             "UPDATE users SET reachable = ? WHERE telegram_id = ?", (int(value), telegram_id)
@@ -647,6 +664,235 @@ class DeliveryRepository:
         return {r["status"]: r["n"] for r in rows}
 
 
+class AnnouncementRepository:
+    """The broadcast outbox: an announcement and one row per recipient, written before sending."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @staticmethod
+    def _announcement(row: aiosqlite.Row) -> Announcement:
+        return Announcement(
+            id=row["id"],
+            cohort_id=row["cohort_id"],
+            sender_id=row["sender_id"],
+            text=row["text"],
+            status=row["status"],
+            created_at=from_db(row["created_at"]),  # type: ignore[arg-type]
+            reported=bool(row["reported"]),
+        )
+
+    async def create_draft(
+        self, cohort_id: int | None, sender_id: int, text: str, now: datetime
+    ) -> int:
+        return await self._db.execute(
+            "INSERT INTO announcements (cohort_id, sender_id, text, status, created_at)"
+            " VALUES (?, ?, ?, 'draft', ?)",
+            (cohort_id, sender_id, text, to_db(now)),
+        )
+
+    async def get(self, announcement_id: int) -> Announcement | None:
+        row = await self._db.fetchone(
+            "SELECT * FROM announcements WHERE id = ?", (announcement_id,)
+        )
+        return self._announcement(row) if row else None
+
+    async def queue(self, announcement_id: int, recipients: Sequence[int], now: datetime) -> bool:
+        """Draft -> sending, with its delivery rows; False if it was not a draft any more."""
+        changed = await self._db.execute(
+            "UPDATE announcements SET status = 'sending', sent_at = ? WHERE id = ?"
+            " AND status = 'draft'",
+            (to_db(now), announcement_id),
+        )
+        if changed != 1:
+            return False
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO announcement_deliveries (announcement_id, user_id, status,"
+            " updated_at) VALUES (?, ?, 'pending', ?)",
+            [(announcement_id, uid, to_db(now)) for uid in recipients],
+        )
+        return True
+
+    async def cancel_draft(self, announcement_id: int) -> bool:
+        return (
+            await self._db.execute(
+                "UPDATE announcements SET status = 'cancelled' WHERE id = ? AND status = 'draft'",
+                (announcement_id,),
+            )
+            == 1
+        )
+
+    async def sending(self) -> list[Announcement]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM announcements WHERE status = 'sending' ORDER BY id"
+        )
+        return [self._announcement(r) for r in rows]
+
+    async def release_interrupted(self) -> int:
+        """Rows cut off by a crash go back to pending (see DeliveryRepository)."""
+        return await self._db.execute(
+            "UPDATE announcement_deliveries SET status = 'pending' WHERE status = 'sending'"
+        )
+
+    async def claim_pending(self, announcement_id: int, limit: int, now: datetime) -> list[int]:
+        rows = await self._db.fetchall(
+            "SELECT user_id FROM announcement_deliveries WHERE announcement_id = ?"
+            " AND status = 'pending' ORDER BY user_id LIMIT ?",
+            (announcement_id, limit),
+        )
+        ids = [r["user_id"] for r in rows]
+        await self._db.executemany(
+            "UPDATE announcement_deliveries SET status = 'sending', attempts = attempts + 1,"
+            " updated_at = ? WHERE announcement_id = ? AND user_id = ?",
+            [(to_db(now), announcement_id, uid) for uid in ids],
+        )
+        return ids
+
+    async def finish_delivery(
+        self,
+        announcement_id: int,
+        user_id: int,
+        status: str,
+        now: datetime,
+        *,
+        message_id: int | None = None,
+        error: str = "",
+    ) -> None:
+        await self._db.execute(
+            "UPDATE announcement_deliveries SET status = ?, message_id = ?, error = ?,"
+            " updated_at = ? WHERE announcement_id = ? AND user_id = ?",
+            (status, message_id, error[:500], to_db(now), announcement_id, user_id),
+        )
+
+    async def mark_done(self, announcement_id: int) -> bool:
+        """sending -> done once no row is pending or in flight; True only the first time."""
+        return (
+            await self._db.execute(
+                "UPDATE announcements SET status = 'done' WHERE id = ? AND status = 'sending'"
+                " AND NOT EXISTS (SELECT 1 FROM announcement_deliveries WHERE announcement_id = ?"
+                " AND status IN ('pending', 'sending'))",
+                (announcement_id, announcement_id),
+            )
+            == 1
+        )
+
+    async def mark_reported(self, announcement_id: int) -> bool:
+        return (
+            await self._db.execute(
+                "UPDATE announcements SET reported = 1 WHERE id = ? AND reported = 0",
+                (announcement_id,),
+            )
+            == 1
+        )
+
+    async def deliveries(self, announcement_id: int) -> list[AnnouncementDelivery]:
+        rows = await self._db.fetchall(
+            "SELECT d.*, u.first_name, u.last_name FROM announcement_deliveries d"
+            " LEFT JOIN users u ON u.telegram_id = d.user_id WHERE d.announcement_id = ?"
+            " ORDER BY u.first_name, u.last_name, d.user_id",
+            (announcement_id,),
+        )
+        return [
+            AnnouncementDelivery(
+                r["announcement_id"],
+                r["user_id"],
+                r["status"],
+                r["acked_at"] is not None,
+                " ".join(p for p in (r["first_name"], r["last_name"]) if p) or str(r["user_id"]),
+            )
+            for r in rows
+        ]
+
+    async def acknowledge(self, announcement_id: int, user_id: int, now: datetime) -> bool:
+        return (
+            await self._db.execute(
+                "UPDATE announcement_deliveries SET acked_at = ? WHERE announcement_id = ?"
+                " AND user_id = ? AND acked_at IS NULL",
+                (to_db(now), announcement_id, user_id),
+            )
+            == 1
+        )
+
+    async def latest_by(self, sender_id: int, cohort_id: int | None = None) -> Announcement | None:
+        if cohort_id is None:
+            row = await self._db.fetchone(
+                "SELECT * FROM announcements WHERE sender_id = ? AND status IN ('sending', 'done')"
+                " ORDER BY id DESC LIMIT 1",
+                (sender_id,),
+            )
+        else:
+            row = await self._db.fetchone(
+                "SELECT * FROM announcements WHERE cohort_id = ? AND status IN ('sending', 'done')"
+                " ORDER BY id DESC LIMIT 1",
+                (cohort_id,),
+            )
+        return self._announcement(row) if row else None
+
+    async def sent_count(self) -> int:
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) FROM announcement_deliveries WHERE status = 'sent'"
+        )
+        return int(row[0]) if row else 0
+
+
+class AuditRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(
+        self,
+        now: datetime,
+        actor_id: int | None,
+        cohort_id: int | None,
+        action: str,
+        target: str = "",
+        before: str = "",
+        after: str = "",
+    ) -> None:
+        await self._db.execute(
+            "INSERT INTO audit (at, actor_id, cohort_id, action, target, before, after)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (to_db(now), actor_id, cohort_id, action, target, before[:1000], after[:1000]),
+        )
+
+    async def latest(self, cohort_id: int, limit: int = 20) -> list[AuditEntry]:
+        rows = await self._db.fetchall(
+            "SELECT * FROM audit WHERE cohort_id = ? OR cohort_id IS NULL"
+            " ORDER BY id DESC LIMIT ?",
+            (cohort_id, limit),
+        )
+        return [
+            AuditEntry(
+                r["id"], from_db(r["at"]), r["actor_id"], r["cohort_id"], r["action"],  # type: ignore[arg-type]
+                r["target"], r["before"], r["after"],
+            )
+            for r in rows
+        ]  # fmt: skip
+
+
+class PendingImportRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def save(self, user_id: int, filename: str, content: bytes, now: datetime) -> int:
+        return await self._db.execute(
+            "INSERT INTO pending_imports (user_id, filename, content, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (user_id, filename, content, to_db(now)),
+        )
+
+    async def take(self, import_id: int, user_id: int) -> tuple[str, bytes] | None:
+        """Returns and deletes the upload, only for the user who sent it."""
+        row = await self._db.fetchone(
+            "SELECT filename, content FROM pending_imports WHERE id = ? AND user_id = ?",
+            (import_id, user_id),
+        )
+        if row is None:
+            return None
+        await self._db.execute("DELETE FROM pending_imports WHERE id = ?", (import_id,))
+        return row["filename"], bytes(row["content"])
+
+
 class Storage:
     """The repositories over one database: what services receive."""
 
@@ -659,6 +905,9 @@ class Storage:
         self.invites = InviteRepository(db)
         self.changes = ChangeRepository(db)
         self.deliveries = DeliveryRepository(db)
+        self.announcements = AnnouncementRepository(db)
+        self.audit = AuditRepository(db)
+        self.pending_imports = PendingImportRepository(db)
 
     def transaction(self):  # type: ignore[no-untyped-def]
         return self.db.transaction()
