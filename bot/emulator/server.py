@@ -232,6 +232,9 @@ class BotApiEmulator:
         self.api_errors: list[tuple[str, int, str]] = []
         self.internal_errors: list[BaseException] = []
         self.too_many_requests = 0
+        # Called with (method, params) before a request is served; returning False drops it
+        # undelivered. Crash tests kill the bot from here at an exact point.
+        self.before_request: Callable[[str, dict[str, Any]], bool] | None = None
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
 
@@ -652,6 +655,9 @@ class BotApiEmulator:
         try:
             params = await _read_params(request)
             self.calls.append((name, params.values))
+            if self.before_request is not None and not self.before_request(name, params.values):
+                # A test's crash point: the request arrived but is dropped undelivered.
+                raise ApiError(500, "Internal Server Error: dropped by before_request")
             if failures := self._failures.get(name):
                 raise failures.popleft()
             self._check_flood(name, params)

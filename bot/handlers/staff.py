@@ -57,9 +57,11 @@ async def broadcast(update: Update, context: BotContext) -> None:
         text = _command_text(update, 1)
     else:
         target = await storage.cohorts.get(supervised[0])
-        own_code = target.code.lower() if target else ""
-        skip = 1 if args and args[0].lower() == own_code else 0  # tolerate naming it anyway
-        text = _command_text(update, skip)
+        named = await storage.cohorts.by_code(args[0][:64]) if args else None
+        if named is not None and target is not None and named.id != target.id:
+            await reply(update, refuse(context))  # names a group that is not theirs
+            return
+        text = _command_text(update, 1 if named is not None else 0)
         if target is None or not allowed(actor, Permission.BROADCAST, target.id):
             await reply(update, refuse(context))
             return
