@@ -33,7 +33,7 @@ from bot.storage import Database, Storage
 
 log = logging.getLogger(__name__)
 
-MESSAGES_PER_SECOND = 29
+MESSAGES_PER_SECOND = 29.5
 
 
 def check_timezone_data() -> None:
@@ -88,7 +88,7 @@ def build_application(
         .rate_limiter(
             # Telegram allows about 30 messages a second per bot. A bucket of 30 would let a
             # burst of 30 go at once and then 30 more within the same second; one token every
-            # 1/29 s keeps any one-second window under the limit, so floods meet no 429.
+            # 1/29.5 s keeps any one-second window under the limit, so floods meet no 429.
             AIORateLimiter(
                 overall_max_rate=1, overall_time_period=1 / MESSAGES_PER_SECOND, max_retries=3
             )
