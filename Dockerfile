@@ -5,7 +5,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    BOT_DATABASE=/data/mobility.sqlite3
+    BOT_DATABASE=/data/mobility.sqlite3 \
+    PYTHONTZPATH=""
 
 WORKDIR /app
 
@@ -27,5 +28,9 @@ RUN useradd --create-home --uid 10001 mobility \
     && chown mobility:mobility /data
 USER mobility
 VOLUME ["/data"]
+
+# Database opens and migrates, catalogs load, and with a token getMe answers.
+HEALTHCHECK --interval=60s --timeout=20s --start-period=20s --retries=3 \
+    CMD ["python", "-m", "bot", "check"]
 
 CMD ["python", "-m", "bot", "run"]

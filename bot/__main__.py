@@ -12,7 +12,10 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mobility-bot", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("run", help="run the bot against Telegram (needs TELEGRAM_BOT_TOKEN)")
+    run = sub.add_parser("run", help="run the bot against Telegram (needs TELEGRAM_BOT_TOKEN)")
+    run.add_argument("--webhook", metavar="URL", help="serve a webhook at this public URL")
+    run.add_argument("--listen", default="0.0.0.0", help="webhook: address to listen on")
+    run.add_argument("--port", type=int, default=8443, help="webhook: port to listen on")
 
     demo = sub.add_parser("demo", help="the playground: the real bot against a local emulator")
     demo.add_argument("--script", help="replay the lines of this file and print the transcript")
@@ -28,6 +31,12 @@ def parser() -> argparse.ArgumentParser:
     inv.add_argument("--uses", type=int, default=None, help="how many people may use it")
     inv.add_argument("--days", type=int, default=None, help="days until it expires")
     inv.add_argument("--bot-username", default=None, help="instead of asking Telegram (getMe)")
+    sub.add_parser("check", help="health check: database, catalogs, and getMe with a token")
+    backup = sub.add_parser("backup", help="online backup of the database, safe while running")
+    backup.add_argument("file")
+    sub.add_parser("stats", help="numbers for operators")
+    purge = sub.add_parser("purge", help="delete a finished cohort's members and messages")
+    purge.add_argument("cohort")
     return p
 
 
@@ -38,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cli.demo,
         "import": cli.import_files,
         "invite": cli.invite,
+        "check": cli.check,
+        "backup": cli.backup,
+        "stats": cli.stats,
+        "purge": cli.purge,
     }
     return handlers[args.command](args)
 

@@ -23,9 +23,20 @@ from bot.clock import Clock
 from bot.commands import register_default_menus
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext
-from bot.handlers import admin, contacts, invites, itinerary, language, reminders, staff, start
+from bot.handlers import (
+    admin,
+    contacts,
+    invites,
+    itinerary,
+    language,
+    privacy,
+    reminders,
+    staff,
+    start,
+)
 from bot.handlers.common import load_user
 from bot.handlers.errors import ErrorReporter
+from bot.handlers.throttle import Throttle
 from bot.i18n import Catalogs
 from bot.services import Services
 from bot.services.broadcasts import ACK_ACTION
@@ -103,7 +114,9 @@ def build_application(
 
 
 def register_handlers(app: Application) -> None:
-    # Group -1 runs first for every update: it loads the user, language and permissions that
+    # Group -2 drops floods from one user before any work is done for them.
+    app.add_handler(TypeHandler(Update, Throttle()), group=-2)
+    # Group -1 runs next for every update: it loads the user, language and permissions that
     # every later handler reads from the context.
     app.add_handler(TypeHandler(Update, load_user), group=-1)
 
@@ -137,6 +150,7 @@ def register_handlers(app: Application) -> None:
         ("revoke_role", admin.revoke_role),
         ("audit", admin.audit),
         ("export", admin.export),
+        ("forget_me", privacy.forget_me),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
     # A spreadsheet sent with the caption /import: validated and previewed, saved on Confirm.
@@ -158,6 +172,7 @@ def register_handlers(app: Application) -> None:
         (staff.BROADCAST_ACTION, staff.broadcast_pressed),
         (ACK_ACTION, staff.got_it),
         (admin.IMPORT_ACTION, admin.import_pressed),
+        (privacy.FORGET_ACTION, privacy.forget_pressed),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern(action)))
     app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
@@ -39,7 +40,27 @@ def run(args: argparse.Namespace) -> int:
     from bot.app import build_application
 
     app = build_application(settings)
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    if args.webhook:
+        if not settings.webhook_secret:
+            print(
+                "error: webhook mode needs TELEGRAM_WEBHOOK_SECRET "
+                "(1-256 characters: A-Z a-z 0-9 _ -)",
+                file=sys.stderr,
+            )
+            return 2
+        path = urlsplit(args.webhook).path.strip("/")
+        # run_webhook/run_polling stop gracefully on SIGTERM and SIGINT: post_stop lets the
+        # broadcast batch in flight finish; what is left stays pending in SQLite.
+        app.run_webhook(
+            listen=args.listen,
+            port=args.port,
+            url_path=path,
+            webhook_url=args.webhook,
+            secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
 
 
@@ -146,3 +167,123 @@ async def _invite(settings: Settings, args: argparse.Namespace) -> int:
     print(invite_link(username, created.code))
     print(f"expires {created.expires_at:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
     return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """Exit 0 when the bot could start: for the container's HEALTHCHECK and for operators."""
+    settings = _settings()
+    setup_logging(settings.token, level=logging.ERROR)
+    reason = asyncio.run(_check(settings))
+    if reason:
+        print(f"unhealthy: {reason}", file=sys.stderr)
+        return 1
+    print("ok")
+    return 0
+
+
+async def _check(settings: Settings) -> str:
+    from bot.app import check_timezone_data
+    from bot.i18n import CatalogError, Catalogs
+
+    try:
+        check_timezone_data()
+    except RuntimeError as exc:
+        return str(exc)
+    try:
+        catalogs = Catalogs()
+        if catalogs.get("ru")("Today") == "Today":
+            return "the Russian catalog does not translate"
+    except CatalogError as exc:
+        return f"translations: {exc}"
+    try:
+        async with Database(settings.database) as db:
+            await db.fetchone("SELECT COUNT(*) FROM cohorts")
+    except Exception as exc:
+        return f"database {settings.database}: {exc}"
+    if settings.token:
+        from telegram import Bot
+        from telegram.error import TelegramError
+
+        try:
+            async with Bot(settings.token, base_url=settings.base_url) as bot:
+                await bot.get_me()
+        except TelegramError as exc:
+            return f"Telegram getMe failed: {exc}"
+        except Exception as exc:
+            return f"Telegram getMe failed: {type(exc).__name__}"
+    return ""
+
+
+def backup(args: argparse.Namespace) -> int:
+    """SQLite's online backup API: a consistent copy, safe while the bot writes."""
+    import sqlite3
+
+    settings = _settings()
+    source_path = settings.database
+    if not source_path.exists():
+        print(f"error: no database at {source_path}", file=sys.stderr)
+        return 1
+    target = Path(args.file)
+    if target.exists():
+        print(f"error: {target} exists; choose a new file", file=sys.stderr)
+        return 1
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
+    destination = sqlite3.connect(target)
+    try:
+        source.backup(destination, pages=1024)
+        ok = destination.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        destination.close()
+        source.close()
+    if ok != "ok":
+        print(f"error: the backup failed its integrity check: {ok}", file=sys.stderr)
+        return 1
+    print(f"backed up {source_path} to {target} ({target.stat().st_size // 1024} KB)")
+    return 0
+
+
+def stats(args: argparse.Namespace) -> int:
+    settings = _settings()
+    setup_logging(settings.token, level=logging.WARNING)
+
+    async def collect():  # type: ignore[no-untyped-def]
+        async with Database(settings.database) as db:
+            return await Storage(db).operations.stats(Clock().now())
+
+    s = asyncio.run(collect())
+    print(f"cohorts:                    {s.cohorts}")
+    print(f"members:                    {s.members} ({s.reachable} reachable)")
+    print(f"sessions in the next 7 days: {s.sessions_next_7_days}")
+    print(f"reminders sent:             {s.reminders_sent}")
+    print(f"announcements:              {s.announcements} ({s.announcement_copies_sent} copies)")
+    print("last errors:" + ("" if s.last_errors else " none"))
+    for at, kind, detail in s.last_errors:
+        print(f"  {at:%Y-%m-%d %H:%M} UTC  {kind}: {detail}")
+    return 0
+
+
+def purge(args: argparse.Namespace) -> int:
+    settings = _settings()
+    setup_logging(settings.token, level=logging.WARNING)
+
+    async def run_purge() -> int:
+        async with Database(settings.database) as db:
+            storage = Storage(db)
+            cohort = await storage.cohorts.by_code(args.cohort)
+            if cohort is None:
+                print(f"error: there is no cohort {args.cohort!r}", file=sys.stderr)
+                return 1
+            async with storage.transaction():
+                counts = await storage.operations.purge_cohort(cohort.id, Clock().now())
+                await storage.audit.record(
+                    Clock().now(), None, cohort.id, "purge", cohort.code, "",
+                    f"{counts['members']} members removed",
+                )  # fmt: skip
+        print(
+            f"purged {cohort.code}: {counts['members']} members and their messages removed; "
+            f"kept counts: {counts['reminders_sent']} reminders, {counts['announcements']} "
+            f"announcements ({counts['announcement_copies']} copies)"
+        )
+        return 0
+
+    return asyncio.run(run_purge())

@@ -37,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("calendar", N_("The whole programme for your phone's calendar"), MEMBERS),
     Command("language", N_("Change the language"), EVERYONE),
     Command("help", N_("What I can do"), EVERYONE),
+    Command("forget_me", N_("Delete my data"), EVERYONE),
     Command(
         "invite", N_("Make an invite link for a group"), STAFF, "<cohort> <student|supervisor>"
     ),

@@ -43,6 +43,12 @@ class ErrorReporter:
         services = context.application.bot_data.get(SERVICES_KEY)
         if services is None:
             return
+        try:
+            await services.storage.operations.record_error(
+                services.clock.now(), type(error).__name__, f"{describe(update)}: {error}"[:300]
+            )
+        except Exception:
+            log.warning("could not record the error in the database")
         if isinstance(update, Update) and update.effective_chat is not None:
             user = update.effective_user
             tr = services.catalogs.get(
@@ -69,11 +75,18 @@ class ErrorReporter:
         self._last_alert[kind] = now
         services = context.application.bot_data[SERVICES_KEY]
         for coordinator in sorted(services.settings.coordinators):
+            user = await services.storage.users.get(coordinator)
+            tr = services.catalogs.get(
+                choose_language(user.language, user.telegram_language) if user else None
+            )
             try:
                 await context.bot.send_message(
                     coordinator,
-                    f"⚠️ Mobility Bot: {kind}: {str(error)[:200]} (details in the log; "
-                    f"further {kind} alerts muted for 10 minutes)",
+                    "⚠️ "
+                    + tr(
+                        "The bot hit an error: {kind}: {error}. Details are in the log; more "
+                        "alerts of this kind are muted for 10 minutes."
+                    ).format(kind=kind, error=str(error)[:200]),
                 )
             except Exception:
                 log.warning("could not alert coordinator %s", coordinator)

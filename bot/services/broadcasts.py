@@ -51,6 +51,7 @@ class BroadcastService:
         self._sender = sender
         self._drainer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
 
     async def draft(self, sender_id: int, cohort: Cohort | None, text: str) -> int:
         return await self._storage.announcements.create_draft(
@@ -94,18 +95,22 @@ class BroadcastService:
         self.kick()
 
     def kick(self) -> None:
+        if self._stopping:
+            return
         self._wake.set()
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain_forever(), name="broadcast-drainer")
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 30.0) -> None:
         """Graceful shutdown: the batch in flight finishes; the rest stays pending in SQLite."""
-        if self._drainer is not None:
-            self._drainer.cancel()
-            try:
-                await self._drainer
-            except asyncio.CancelledError:
-                pass
+        self._stopping = True
+        drainer, self._drainer = self._drainer, None
+        if drainer is None or drainer.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(drainer), timeout)
+        except TimeoutError:
+            drainer.cancel()  # rows left 'sending' go back to pending at the next start
 
     async def _drain_forever(self) -> None:
         while self._wake.is_set():
@@ -119,14 +124,15 @@ class BroadcastService:
 
     async def drain(self) -> None:
         for announcement in await self._storage.announcements.sending():
-            while True:
+            while not self._stopping:
                 batch = await self._storage.announcements.claim_pending(
                     announcement.id, BATCH, self._clock.now()
                 )
                 if not batch:
                     break
-                # Cancelling mid-batch must not leave rows half-done: shield the batch.
-                await asyncio.shield(self._send_batch(announcement, batch))
+                await self._send_batch(announcement, batch)
+            if self._stopping:
+                return
             if await self._storage.announcements.mark_done(announcement.id):
                 await self._report(announcement)
 

@@ -56,12 +56,17 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = await aiosqlite.connect(str(self.path), isolation_level=None)
         self._conn.row_factory = aiosqlite.Row
-        # foreign_keys is off on every new connection and ignored inside a transaction.
-        await self._conn.execute("PRAGMA foreign_keys = ON")
-        await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await self._conn.execute("PRAGMA journal_mode = WAL")
-        await self._conn.execute("PRAGMA synchronous = NORMAL")
-        await self.migrate()
+        try:
+            # foreign_keys is off on every new connection and ignored inside a transaction.
+            await self._conn.execute("PRAGMA foreign_keys = ON")
+            await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await self._conn.execute("PRAGMA journal_mode = WAL")
+            await self._conn.execute("PRAGMA synchronous = NORMAL")
+            await self.migrate()
+        except BaseException:
+            # An open aiosqlite connection keeps its thread alive and hangs process exit.
+            await self.close()
+            raise
 
     async def close(self) -> None:
         if self._conn is not None:

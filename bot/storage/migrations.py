@@ -158,4 +158,21 @@ CREATE TABLE pending_imports (
 )
 """
 
-MIGRATIONS: list[str] = [V1_FOUNDATION, V2_REMINDERS, V3_STAFF]
+V4_OPERATIONS = """
+CREATE TABLE cohort_archive (
+    cohort_id INTEGER PRIMARY KEY REFERENCES cohorts(id) ON DELETE CASCADE,
+    purged_at TEXT NOT NULL,
+    members INTEGER NOT NULL,
+    reminders_sent INTEGER NOT NULL,
+    announcements INTEGER NOT NULL,
+    announcement_copies INTEGER NOT NULL
+);
+CREATE TABLE errors (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+)
+"""
+
+MIGRATIONS: list[str] = [V1_FOUNDATION, V2_REMINDERS, V3_STAFF, V4_OPERATIONS]

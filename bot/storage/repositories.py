@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -893,6 +893,128 @@ class PendingImportRepository:
         return row["filename"], bytes(row["content"])
 
 
+@dataclass(frozen=True)
+class Stats:
+    cohorts: int
+    members: int
+    reachable: int
+    sessions_next_7_days: int
+    reminders_sent: int
+    announcements: int
+    announcement_copies_sent: int
+    last_errors: list[tuple[datetime, str, str]]
+
+
+class OperationsRepository:
+    """Counts for operators, and the deletions that data protection asks for."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def _count(self, sql: str, params: Sequence[Any] = ()) -> int:
+        row = await self._db.fetchone(sql, params)
+        return int(row[0]) if row else 0
+
+    async def stats(self, now: datetime) -> Stats:
+        week = now + timedelta(days=7)
+        errors = await self._db.fetchall(
+            "SELECT at, kind, detail FROM errors ORDER BY id DESC LIMIT 5"
+        )
+        return Stats(
+            cohorts=await self._count("SELECT COUNT(*) FROM cohorts"),
+            members=await self._count("SELECT COUNT(DISTINCT user_id) FROM memberships"),
+            reachable=await self._count(
+                "SELECT COUNT(DISTINCT m.user_id) FROM memberships m JOIN users u"
+                " ON u.telegram_id = m.user_id WHERE u.reachable = 1"
+            ),
+            sessions_next_7_days=await self._count(
+                "SELECT COUNT(*) FROM sessions WHERE cancelled = 0 AND starts_at >= ?"
+                " AND starts_at < ?",
+                (to_db(now), to_db(week)),
+            ),
+            reminders_sent=await self._count(
+                "SELECT COUNT(*) FROM deliveries WHERE kind = 'reminder' AND status = 'sent'"
+            )
+            + await self._archived("reminders_sent"),
+            announcements=await self._count(
+                "SELECT COUNT(*) FROM announcements WHERE status IN ('sending', 'done')"
+            ),
+            announcement_copies_sent=await self._count(
+                "SELECT COUNT(*) FROM announcement_deliveries WHERE status = 'sent'"
+            )
+            + await self._archived("announcement_copies"),
+            last_errors=[(from_db(r["at"]), r["kind"], r["detail"]) for r in errors],  # type: ignore[misc]
+        )
+
+    async def _archived(self, column: str) -> int:
+        assert column in ("reminders_sent", "announcement_copies")
+        return await self._count(f"SELECT COALESCE(SUM({column}), 0) FROM cohort_archive")
+
+    async def record_error(self, now: datetime, kind: str, detail: str) -> None:
+        await self._db.execute(
+            "INSERT INTO errors (at, kind, detail) VALUES (?, ?, ?)",
+            (to_db(now), kind[:100], detail[:300]),
+        )
+        await self._db.execute(
+            "DELETE FROM errors WHERE id <= (SELECT MAX(id) - 1000 FROM errors)"
+        )
+
+    async def purge_cohort(self, cohort_id: int, now: datetime) -> dict[str, int]:
+        """Removes a finished cohort's members and messages; keeps anonymous counts."""
+        members = [
+            r["user_id"]
+            for r in await self._db.fetchall(
+                "SELECT user_id FROM memberships WHERE cohort_id = ?", (cohort_id,)
+            )
+        ]
+        counts = {
+            "members": len(members),
+            "reminders_sent": await self._count(
+                "SELECT COUNT(*) FROM deliveries d JOIN memberships m ON m.user_id = d.user_id"
+                " WHERE m.cohort_id = ? AND d.kind = 'reminder' AND d.status = 'sent'",
+                (cohort_id,),
+            ),
+            "announcements": await self._count(
+                "SELECT COUNT(*) FROM announcements WHERE cohort_id = ?", (cohort_id,)
+            ),
+            "announcement_copies": await self._count(
+                "SELECT COUNT(*) FROM announcement_deliveries d JOIN announcements a"
+                " ON a.id = d.announcement_id WHERE a.cohort_id = ? AND d.status = 'sent'",
+                (cohort_id,),
+            ),
+        }
+        await self._db.execute(
+            "INSERT INTO cohort_archive (cohort_id, purged_at, members, reminders_sent,"
+            " announcements, announcement_copies) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (cohort_id) DO UPDATE SET purged_at = excluded.purged_at,"
+            " members = members + excluded.members,"
+            " reminders_sent = reminders_sent + excluded.reminders_sent,"
+            " announcements = announcements + excluded.announcements,"
+            " announcement_copies = announcement_copies + excluded.announcement_copies",
+            (cohort_id, to_db(now), counts["members"], counts["reminders_sent"],
+             counts["announcements"], counts["announcement_copies"]),
+        )  # fmt: skip
+        await self._db.execute("DELETE FROM announcements WHERE cohort_id = ?", (cohort_id,))
+        await self._db.execute("DELETE FROM memberships WHERE cohort_id = ?", (cohort_id,))
+        await self._db.execute("DELETE FROM invites WHERE cohort_id = ?", (cohort_id,))
+        # Users left without any group and without coordinator rights are deleted entirely
+        # (their deliveries go with them through ON DELETE CASCADE).
+        await self._db.executemany(
+            "DELETE FROM users WHERE telegram_id = ? AND is_coordinator = 0 AND NOT EXISTS"
+            " (SELECT 1 FROM memberships WHERE user_id = ?)",
+            [(uid, uid) for uid in members],
+        )
+        return counts
+
+    async def forget_user(self, telegram_id: int) -> None:
+        """Everything stored about one person: their row, memberships, delivery records."""
+        await self._db.execute(
+            "DELETE FROM announcement_deliveries WHERE user_id = ?", (telegram_id,)
+        )
+        await self._db.execute("DELETE FROM pending_imports WHERE user_id = ?", (telegram_id,))
+        await self._db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
+
+
 class Storage:
     """The repositories over one database: what services receive."""
 
@@ -908,6 +1030,7 @@ class Storage:
         self.announcements = AnnouncementRepository(db)
         self.audit = AuditRepository(db)
         self.pending_imports = PendingImportRepository(db)
+        self.operations = OperationsRepository(db)
 
     def transaction(self):  # type: ignore[no-untyped-def]
         return self.db.transaction()
