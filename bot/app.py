@@ -44,8 +44,6 @@ from bot.storage import Database, Storage
 
 log = logging.getLogger(__name__)
 
-MESSAGES_PER_SECOND = 29.5
-
 
 def check_timezone_data() -> None:
     """Fails loudly on stale zone data, which would show every Almaty time an hour late."""
@@ -90,25 +88,28 @@ def build_application(
             await services.broadcasts.stop()
             await services.storage.db.close()
 
-    app = (
+    builder = (
         Application.builder()
         .token(settings.token)
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
         .context_types(ContextTypes(context=BotContext))
-        .rate_limiter(
-            # Telegram allows about 30 messages a second per bot. A bucket of 30 would let a
-            # burst of 30 go at once and then 30 more within the same second; one token every
-            # 1/29.5 s keeps any one-second window under the limit, so floods meet no 429.
-            AIORateLimiter(
-                overall_max_rate=1, overall_time_period=1 / MESSAGES_PER_SECOND, max_retries=3
-            )
-        )
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
-        .build()
     )
+    if settings.messages_per_second > 0:
+        # Telegram allows about 30 messages a second per bot. A bucket of 30 would let a burst
+        # of 30 go at once and then 30 more within the same second; one token every
+        # 1/29.5 s keeps any one-second window under the limit, so floods meet no 429.
+        builder.rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=1,
+                overall_time_period=1 / settings.messages_per_second,
+                max_retries=3,
+            )
+        )
+    app = builder.build()
     register_handlers(app)
     return app
 

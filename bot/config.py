@@ -26,6 +26,7 @@ class Settings:
     reminder_minutes: tuple[int, ...] = (30,)
     invite_days: int = 14
     webhook_secret: str = ""
+    messages_per_second: float = 29.5  # Telegram allows about 30; 0 turns the limiter off
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -38,6 +39,7 @@ class Settings:
             coordinators=parse_user_ids(env.get("BOT_COORDINATORS", "")),
             reminder_minutes=parse_minutes(env.get("BOT_REMINDER_MINUTES", "")),
             webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
+            messages_per_second=parse_rate(env.get("BOT_MAX_MESSAGES_PER_SECOND", "")),
         )
 
 
@@ -68,3 +70,17 @@ def parse_minutes(raw: str) -> tuple[int, ...]:
             )
         leads.add(int(part))
     return tuple(sorted(leads, reverse=True))
+
+
+def parse_rate(raw: str) -> float:
+    if not raw.strip():
+        return 29.5
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1000:
+        raise ConfigError(
+            f"BOT_MAX_MESSAGES_PER_SECOND must be a number from 0 (no limit) to 1000, got {raw!r}"
+        )
+    return value

@@ -302,9 +302,10 @@ class Importer:
                 bad(N_("the id is empty"))
             if not has_ids and day and start:
                 key = f"{day.isoformat()} {start.strftime('%H:%M')} {title.get('en')}"
-            if key and key.upper() in seen.setdefault(code, set()):
+            keys = seen.setdefault(code, set())
+            if key and key.upper() in keys:
                 bad(N_("session “{id}” appears twice for cohort {code}"), id=key, code=code)
-            seen[code].add(key.upper())
+            keys.add(key.upper())
             if errors:
                 plan.problems.extend(errors)
                 continue

@@ -1,0 +1,64 @@
+"""`make bench`: every benchmark against the emulator on loopback, then one table.
+
+Not part of `make test`: it takes a few minutes and measures, rather than asserts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+
+from bench import broadcast, latency, reminders
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fp:
+            names = [line.split(":", 1)[1].strip() for line in fp if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    )
+
+
+async def main() -> None:
+    lat = await latency.main()
+    start = await reminders.startup()
+    due = await reminders.due_time_error(20)
+    flood = await reminders.flood_controlled_cohort()
+    bc = await broadcast.broadcast(1000)
+    rows = []
+    for command in latency.COMMANDS:
+        (o50, o99), (e50, e99) = lat["ours"][command], lat["echo"][command]  # type: ignore[index]
+        rows.append((f"{command} p50 / p99 (100 users)",
+                     f"{o50 * 1000:.1f} / {o99 * 1000:.1f} ms",
+                     f"echo {e50 * 1000:.1f} / {e99 * 1000:.1f} ms; "
+                     f"{o50 / e50:.2f}x / {o99 / e99:.2f}x"))  # fmt: skip
+    rows += [
+        ("updates handled per second (limiter off)", f"{lat['ours_rate']:.0f}/s",
+         f"echo {lat['echo_rate']:.0f}/s; Telegram lets a bot send ~30/s"),
+        ("start-up, 50 cohorts x 100 sessions x 40 members", f"{start['startup_s']:.2f} s",
+         f"{start['jobs']:.0f} jobs, peak RSS {start['rss_mb']:.0f} MB"),
+        ("reminder due-time error, 20 reminders",
+         f"median {due['due_error_median_s'] * 1000:.0f} ms",
+         f"worst {due['due_error_worst_s'] * 1000:.0f} ms"),
+        ("reminder to 40 members, flood control on", f"{flood['wall_s']:.2f} s",
+         f"{flood['sent']:.0f} sent, {flood['429s']:.0f} x 429"),
+        ("broadcast to 1,000, flood control on", f"{bc['wall_s']:.1f} s",
+         f"floor {bc['floor_s']:.1f} s ({bc['over_floor_pct']:+.1f}%), {bc['429s']:.0f} x 429, "
+         f"{bc['duplicates']:.0f} duplicates, {bc['losses']:.0f} losses"),
+    ]  # fmt: skip
+    width = max(len(r[0]) for r in rows)
+    print(f"\nMobility Bot benchmarks on {machine()}\n")
+    print(f"| {'measure':<{width}} | result | notes |")
+    print(f"|{'-' * (width + 2)}|---|---|")
+    for name, value, note in rows:
+        print(f"| {name:<{width}} | {value} | {note} |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
