@@ -26,8 +26,8 @@ def machine() -> str:
 
 
 async def main() -> None:
+    start = await reminders.startup()  # first: RSS is this process's peak so far
     lat = await latency.main()
-    start = await reminders.startup()
     due = await reminders.due_time_error(20)
     flood = await reminders.flood_controlled_cohort()
     bc = await broadcast.broadcast(1000)
