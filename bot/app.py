@@ -110,13 +110,14 @@ def build_application(
             )
         )
     app = builder.build()
-    register_handlers(app)
+    register_handlers(app, settings)
     return app
 
 
-def register_handlers(app: Application) -> None:
+def register_handlers(app: Application, settings: Settings) -> None:
     # Group -2 drops floods from one user before any work is done for them.
-    app.add_handler(TypeHandler(Update, Throttle()), group=-2)
+    throttle = Throttle(settings.throttle_burst, settings.throttle_seconds)
+    app.add_handler(TypeHandler(Update, throttle), group=-2)
     # Group -1 runs next for every update: it loads the user, language and permissions that
     # every later handler reads from the context.
     app.add_handler(TypeHandler(Update, load_user), group=-1)

@@ -27,6 +27,9 @@ class Settings:
     invite_days: int = 14
     webhook_secret: str = ""
     messages_per_second: float = 29.5  # Telegram allows about 30; 0 turns the limiter off
+    # Per-user throttle: a burst of this many updates, refilled over this many seconds.
+    throttle_burst: int = 15
+    throttle_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -152,6 +152,9 @@ def harness_settings(emulator: BotApiEmulator, database: Path, **overrides: obje
         "base_file_url": emulator.base_file_url,
         "database": database,
         "coordinators": frozenset({COORDINATOR_ID}),
+        # Tests type faster than people: the throttle has its own test with real limits.
+        "throttle_burst": 1000,
+        "throttle_seconds": 1.0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

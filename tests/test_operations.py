@@ -222,7 +222,13 @@ async def test_forget_me_deletes_after_confirmation(harness: BotHarness) -> None
     assert rows == [] and await harness.storage.users.get(6100) is None
 
 
-async def test_flood_from_one_user_does_not_starve_others(harness: BotHarness) -> None:
+async def test_flood_from_one_user_does_not_starve_others(bot_factory) -> None:  # type: ignore[no-untyped-def]
+    from bot.config import Settings
+
+    defaults = Settings()
+    harness = await bot_factory(
+        throttle_burst=defaults.throttle_burst, throttle_seconds=defaults.throttle_seconds
+    )
     emu = harness.emulator
     flooder = harness.user(6200, "en")
     await flooder.join(await harness.invite_code())

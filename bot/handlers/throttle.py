@@ -1,9 +1,9 @@
 """Per-user throttling: one user flooding the bot must not starve everyone else.
 
-Runs first (handler group -2). A user may send a burst of BURST updates, then one per
-second; beyond that their updates are dropped before any database work, with one polite
-answer per quiet period. aiolimiter (already used by python-telegram-bot's rate limiter)
-does the token bucket.
+Runs first (handler group -2). A user may send a burst of `burst` updates (15), refilled
+over `period` seconds (10); beyond that their updates are dropped before any database work,
+with one polite answer per quiet period. aiolimiter (already used by python-telegram-bot's
+rate limiter) does the token bucket.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ from telegram.ext import ApplicationHandlerStop
 from bot.context import SERVICES_KEY, BotContext
 from bot.i18n import choose_language
 
-BURST = 8
-PER_SECONDS = 8.0  # BURST updates per 8 s: one a second, sustained
 WARN_EVERY = 10.0
 MAX_TRACKED = 10_000
 
 
 class Throttle:
-    def __init__(self, burst: int = BURST, period: float = PER_SECONDS) -> None:
+    def __init__(self, burst: int, period: float) -> None:
         self._burst = burst
         self._period = period
         self._limiters: dict[int, AsyncLimiter] = {}
