@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.parsing import is_number
+
 VERSION = "v1"
 MAX_BYTES = 64
 
@@ -31,7 +33,7 @@ class CallbackData:
         parts = raw.split(":", 3)
         if len(parts) != 4 or parts[0] != VERSION or not parts[1]:
             return None
-        if not parts[2].isdigit():
+        if not is_number(parts[2]):
             return None
         return cls(parts[1], int(parts[2]), parts[3])
 

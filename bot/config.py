@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.parsing import is_number
+
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 DEFAULT_DATABASE = "data/mobility.sqlite3"
@@ -52,7 +54,7 @@ def parse_user_ids(raw: str) -> frozenset[int]:
         part = part.strip()
         if not part:
             continue
-        if not part.lstrip("-").isdigit():
+        if not is_number(part.removeprefix("-")):
             raise ConfigError(
                 f"BOT_COORDINATORS must be comma-separated Telegram user ids, got {part!r}"
             )
@@ -66,7 +68,7 @@ def parse_minutes(raw: str) -> tuple[int, ...]:
     leads = set()
     for part in raw.split(","):
         part = part.strip()
-        if not part.isdigit() or not 1 <= int(part) <= 7 * 24 * 60:
+        if not is_number(part) or not 1 <= int(part) <= 7 * 24 * 60:
             raise ConfigError(
                 "BOT_REMINDER_MINUTES must be minutes between 1 and 10080, "
                 f"comma-separated (e.g. 60,15), got {part!r}"

@@ -360,7 +360,8 @@ async def test_move_notifies_members_and_reschedules(harness: BotHarness) -> Non
     ["/move", "/move 5", "/move x 2026-09-17 11:00", "/move 5 2026-02-30 11:00",
      "/move 5 2026-09-17 25:00", "/cancel", "/room 5", "/sessions", "/sessions TPI-2026 soon",
      "/grant abc coordinator", "/grant 5 emperor", "/revoke_role", "/export", "/audit",
-     "/invites", "/revoke", "/broadcast", "/move 99999999 2026-09-17 11:00"],
+     "/invites", "/revoke", "/broadcast", "/move 99999999 2026-09-17 11:00",
+     "/grant ² coordinator", "/move ² 2026-09-17 11:00", "/revoke_role ٣"],
 )  # fmt: skip
 async def test_wrong_arguments_get_one_line_usage(harness: BotHarness, command: str) -> None:
     coordinator = harness.user(COORDINATOR_ID, "ru")

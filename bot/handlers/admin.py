@@ -15,6 +15,7 @@ from bot.context import BotContext
 from bot.formatting import day_heading, hhmm
 from bot.handlers.common import cohort_for, refuse, reply, role_name, usage
 from bot.i18n import Translator
+from bot.parsing import is_number
 from bot.services.access import Permission, allowed
 from bot.services.export import export_cohort
 from bot.services.importer import ImportPlan
@@ -112,9 +113,7 @@ async def _session_arg(
 ) -> tuple[Session, Cohort] | None:
     storage = context.services.storage
     number = raw.lstrip("#")
-    session = (
-        await storage.sessions.get(int(number)) if number.isdigit() and len(number) < 10 else None
-    )
+    session = await storage.sessions.get(int(number)) if is_number(number) else None
     cohort = await storage.cohorts.get(session.cohort_id) if session else None
     if session is None or cohort is None:
         if context.actor.is_coordinator:
@@ -293,7 +292,7 @@ async def grant(update: Update, context: BotContext) -> None:
     args = context.args or []
     if (
         len(args) != 2
-        or not args[0].isdigit()
+        or not is_number(args[0])
         or len(args[0]) > 15
         or args[1].lower() != "coordinator"
     ):
@@ -315,7 +314,7 @@ async def revoke_role(update: Update, context: BotContext) -> None:
         await reply(update, refuse(context))
         return
     args = context.args or []
-    if len(args) != 1 or not args[0].isdigit() or len(args[0]) > 15:
+    if len(args) != 1 or not is_number(args[0]):
         await usage(update, tr("Usage: /revoke_role <Telegram user id>"))
         return
     services = context.services
@@ -471,7 +470,7 @@ async def import_pressed(update: Update, context: BotContext) -> None:
     tr = context.tr
     data = CallbackData.decode(query.data)
     action, _, raw_id = (data.arg if data else "").partition(":")
-    if data is None or data.user_id != context.user.telegram_id or not raw_id.isdigit():
+    if data is None or data.user_id != context.user.telegram_id or not is_number(raw_id):
         await query.answer(tr("This button is not for you."), show_alert=True)
         return
     if not allowed(context.actor, Permission.EDIT_ITINERARY):

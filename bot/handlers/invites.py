@@ -8,6 +8,7 @@ from telegram import Update
 
 from bot.context import BotContext
 from bot.handlers.common import reply, role_name
+from bot.parsing import is_number
 from bot.services.access import Permission, allowed
 from bot.services.invites import invite_link
 from bot.storage.models import Role
@@ -44,7 +45,7 @@ async def invite(update: Update, context: BotContext) -> None:
         return
     role = parse_role(args[1])
     numbers = args[2:]
-    if role is None or not all(n.isdigit() and 0 < int(n) for n in numbers):
+    if role is None or not all(is_number(n) and 0 < int(n) for n in numbers):
         await reply(update, usage)
         return
     max_uses = min(int(numbers[0]), MAX_INVITE_USES) if numbers else None

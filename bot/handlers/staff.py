@@ -10,6 +10,7 @@ from telegram.constants import ParseMode
 from bot.callbacks import CallbackData
 from bot.context import BotContext
 from bot.handlers.common import cohort_for, refuse, reply, usage
+from bot.parsing import is_number
 from bot.services.access import Permission, allowed
 from bot.services.broadcasts import ACK_ACTION, MAX_TEXT
 from bot.storage.models import Cohort, Role
@@ -114,7 +115,7 @@ async def broadcast_pressed(update: Update, context: BotContext) -> None:
     tr = context.tr
     data = CallbackData.decode(query.data)
     action, _, raw_id = (data.arg if data else "").partition(":")
-    if data is None or data.user_id != context.user.telegram_id or not raw_id.isdigit():
+    if data is None or data.user_id != context.user.telegram_id or not is_number(raw_id):
         await query.answer(tr("This button is not for you."), show_alert=True)
         return
     services = context.services
@@ -156,7 +157,7 @@ async def got_it(update: Update, context: BotContext) -> None:
         return
     tr = context.tr
     data = CallbackData.decode(query.data)
-    if data is None or data.user_id != context.user.telegram_id or not data.arg.isdigit():
+    if data is None or data.user_id != context.user.telegram_id or not is_number(data.arg):
         await query.answer(tr("This button is not for you."), show_alert=True)
         return
     await context.services.broadcasts.acknowledge(int(data.arg), context.user.telegram_id)
