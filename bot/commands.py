@@ -38,10 +38,26 @@ COMMANDS: tuple[Command, ...] = (
     Command("language", N_("Change the language"), EVERYONE),
     Command("help", N_("What I can do"), EVERYONE),
     Command("forget_me", N_("Delete my data"), EVERYONE),
-    Command(
-        "invite", N_("Make an invite link for a group"), STAFF, "<cohort> <student|supervisor>"
-    ),
-)
+    Command("invite", N_("Make an invite link for a group"), STAFF,
+            "<cohort> <student|supervisor>"),
+    Command("broadcast", N_("Send an announcement to your group"), STAFF, "[cohort|all] <text>"),
+    Command("acks", N_("Who has confirmed your latest announcement"), STAFF),
+    Command("remind_unread", N_("Send it again to those who have not confirmed"), STAFF),
+    Command("roster", N_("Members of a group"), STAFF, "[cohort]"),
+    Command("cohorts", N_("All groups"), COORDINATORS),
+    Command("sessions", N_("Sessions of a group, with their numbers"), COORDINATORS,
+            "<cohort> [YYYY-MM-DD]"),
+    Command("cancel", N_("Cancel a session"), COORDINATORS, "<#> [reason]"),
+    Command("move", N_("Move a session"), COORDINATORS, "<#> <YYYY-MM-DD> <HH:MM>"),
+    Command("room", N_("Change where a session takes place"), COORDINATORS, "<#> <place>"),
+    Command("export", N_("A group's itinerary and contacts as a spreadsheet"), COORDINATORS,
+            "<cohort>"),
+    Command("invites", N_("Invite links of a group"), COORDINATORS, "<cohort>"),
+    Command("revoke", N_("Withdraw an invite link"), COORDINATORS, "<code>"),
+    Command("grant", N_("Make someone a coordinator"), COORDINATORS, "<user id> coordinator"),
+    Command("revoke_role", N_("Take away someone's role"), COORDINATORS, "<user id>"),
+    Command("audit", N_("The latest changes in a group"), COORDINATORS, "<cohort>"),
+)  # fmt: skip
 
 
 def commands_for(role: Role | None) -> list[Command]:

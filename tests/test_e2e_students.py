@@ -199,6 +199,24 @@ async def test_help_depends_on_role(harness: BotHarness) -> None:
     assert "/invite" in (await coordinator.send("/help")).text
 
 
+async def test_every_command_is_in_the_menu_and_help(harness: BotHarness) -> None:
+    from telegram.ext import CommandHandler
+
+    registered = {
+        name
+        for handler in harness.app.handlers[0]
+        if isinstance(handler, CommandHandler)
+        for name in handler.commands
+    }
+    assert registered - {"start"} == {c.name for c in COMMANDS}
+    supervisor = harness.user(96, "en")
+    await supervisor.join(await harness.invite_code(role="supervisor"))
+    text = (await supervisor.send("/help")).text
+    assert "/broadcast" in text and "/acks" in text and "/cancel" not in text
+    coordinator = (await harness.user(COORDINATOR_ID, "uz").send("/help")).text
+    assert "/cancel" in coordinator and "/import" in coordinator
+
+
 async def test_command_menus_registered_per_language(harness: BotHarness) -> None:
     menus = harness.emulator.commands
     for language in ("en", "ru", "uz"):
