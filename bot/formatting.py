@@ -52,16 +52,19 @@ def session_block(session: Session, cohort: Cohort, tr: Translator) -> str:
         lines.append(f"    <i>{reason}</i>")
         return "\n".join(lines)
     lines = [f"🕘 <b>{when}</b> {title}"]
-    department = session.department.get(lang)
-    if department:
-        lines.append(f"    🏛 {escape(department)}")
-    if session.location:
-        lines.append(f"    📍 {escape(session.location)}")
-    if session.host:
-        lines.append(f"    👤 {escape(session.host)}")
-    if session.notes:
-        lines.append(f"    📝 {escape(session.notes)}")
+    lines += session_details(session, tr, indent="    ")
     return "\n".join(lines)
+
+
+def session_details(session: Session, tr: Translator, indent: str = "") -> list[str]:
+    """Department, place, host and notes: the lines under a session's title."""
+    details = (
+        ("🏛", session.department.get(tr.language)),
+        ("📍", session.location),
+        ("👤", session.host),
+        ("📝", session.notes),
+    )
+    return [f"{indent}{icon} {escape(text)}" for icon, text in details if text]
 
 
 def day_text(day: date, sessions: list[Session], cohort: Cohort, tr: Translator) -> str:

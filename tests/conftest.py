@@ -214,3 +214,31 @@ def edit_sessions(text: str, session_id: str, *, drop: bool = False, **changes: 
             row.update(changes)
         writer.writerow(row)
     return out.getvalue()
+
+
+async def seed_outbox(
+    database: Path, emulator: BotApiEmulator, supervisor: int, members: list[int], text: str
+) -> None:
+    """The demo programme, a supervisor and members, and an announcement already queued (what
+    pressing Send does): the starting point of the crash and shutdown tests."""
+    from datetime import UTC, datetime
+
+    from bot.storage.models import Role
+
+    await seed_demo(database)
+    now = datetime.now(UTC)
+    async with Database(database) as db:
+        storage = Storage(db)
+        cohort = await storage.cohorts.by_code("TPI-2026")
+        assert cohort is not None
+        for uid in [supervisor, *members]:
+            await storage.users.touch(
+                uid, first_name=f"M{uid}", last_name="", username="", telegram_language="en",
+                now=now,
+            )  # fmt: skip
+            role = Role.SUPERVISOR if uid == supervisor else Role.STUDENT
+            await storage.users.join(uid, cohort.id, role, now)
+            emulator.add_user(uid, f"M{uid}")
+        announcement = await storage.announcements.create_draft(cohort.id, supervisor, text, now)
+        async with storage.transaction():
+            await storage.announcements.queue(announcement, members, now)

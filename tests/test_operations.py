@@ -26,6 +26,7 @@ from tests.conftest import (
     BotHarness,
     harness_settings,
     seed_demo,
+    seed_outbox,
 )
 
 
@@ -256,22 +257,8 @@ async def test_sigterm_stops_gracefully_and_the_outbox_survives(
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     database = tmp_path / "bot.sqlite3"
-    await seed_demo(database)
-    now = datetime.now(UTC)
     members = list(range(40_000, 40_060))
-    async with Database(database) as db:
-        storage = Storage(db)
-        cohort = await storage.cohorts.by_code("TPI-2026")
-        for uid in [4100, *members]:
-            await storage.users.touch(uid, first_name=f"M{uid}", last_name="", username="",
-                                      telegram_language="en", now=now)  # fmt: skip
-            await storage.users.join(
-                uid, cohort.id, Role.SUPERVISOR if uid == 4100 else Role.STUDENT, now
-            )
-            emulator.add_user(uid, f"M{uid}")
-        announcement = await storage.announcements.create_draft(cohort.id, 4100, "Graceful", now)
-        async with storage.transaction():
-            await storage.announcements.queue(announcement, members, now)
+    await seed_outbox(database, emulator, 4100, members, "Graceful")
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": emulator.token,
            "TELEGRAM_BASE_URL": emulator.base_url, "BOT_DATABASE": str(database)}  # fmt: skip
     emulator.set_flood_control(global_per_second=10, per_chat_per_second=1)  # slow it down

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from bot.services.importer import Importer
-from bot.storage import Database, Storage
 from bot.storage.models import Role
 from tests.conftest import (
     COORDINATOR_ID,
@@ -24,7 +23,7 @@ from tests.conftest import (
     Chat,
     demo_files,
     edit_sessions,
-    seed_demo,
+    seed_outbox,
 )
 
 REFUSAL = "not allowed"
@@ -195,23 +194,8 @@ async def test_crash_mid_broadcast_and_restart_completes_without_duplicates(
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     database = tmp_path / "bot.sqlite3"
-    await seed_demo(database)
-    now = datetime.now(UTC)
     members = list(range(30_000, 30_040))
-    async with Database(database) as db:
-        storage = Storage(db)
-        cohort = await storage.cohorts.by_code("TPI-2026")
-        for uid in [3300, *members]:
-            await storage.users.touch(
-                uid, first_name=f"M{uid}", last_name="", username="", telegram_language="en",
-                now=now,
-            )  # fmt: skip
-            role = Role.SUPERVISOR if uid == 3300 else Role.STUDENT
-            await storage.users.join(uid, cohort.id, role, now)
-            emulator.add_user(uid, f"M{uid}")
-        announcement = await storage.announcements.create_draft(cohort.id, 3300, "Crash test", now)
-        async with storage.transaction():  # what the Send button does: the outbox row set
-            await storage.announcements.queue(announcement, members, now)
+    await seed_outbox(database, emulator, 3300, members, "Crash test")
     env = {
         **os.environ,
         "TELEGRAM_BOT_TOKEN": emulator.token,

@@ -13,7 +13,16 @@ from telegram.constants import ParseMode
 from bot.callbacks import CallbackData
 from bot.context import BotContext
 from bot.formatting import day_heading, hhmm
-from bot.handlers.common import cohort_for, refuse, reply, role_name, usage
+from bot.handlers.common import (
+    action_and_id,
+    cohort_for,
+    pressed,
+    refuse,
+    reply,
+    reply_long,
+    role_name,
+    usage,
+)
 from bot.i18n import Translator
 from bot.parsing import is_number
 from bot.services.access import Permission, allowed
@@ -27,17 +36,6 @@ MAX_LIST = 60
 MAX_PROBLEMS_SHOWN = 25
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
-
-
-async def _send_long(update: Update, lines: list[str]) -> None:
-    chunk = ""
-    for line in lines:
-        if chunk and len(chunk) + len(line) > 3800:
-            await reply(update, chunk)
-            chunk = ""
-        chunk = f"{chunk}\n{line}" if chunk else line
-    if chunk:
-        await reply(update, chunk)
 
 
 # -- cohorts and sessions -----------------------------------------------------------------
@@ -60,7 +58,7 @@ async def cohorts(update: Update, context: BotContext) -> None:
         )
     if len(lines) == 1:
         lines.append(tr("No groups yet: import a cohorts file with /import."))
-    await _send_long(update, lines)
+    await reply_long(update, lines)
 
 
 def session_line(session: Session, cohort: Cohort, tr: Translator) -> str:
@@ -105,7 +103,7 @@ async def sessions(update: Update, context: BotContext) -> None:
     if not lines:
         lines = [tr("Nothing is planned for the next 7 days.")]
     lines.append("\n" + tr("Change one with /cancel, /move or /room and its #number."))
-    await _send_long(update, lines)
+    await reply_long(update, lines)
 
 
 async def _session_arg(
@@ -225,7 +223,7 @@ async def roster(update: Update, context: BotContext) -> None:
         last_seen = tr("last seen {time}").format(time=seen)
         role = role_name(membership.role, tr)
         lines.append(f"• {escape(user.display_name)} — {role}, {language}, {state}, {last_seen}")
-    await _send_long(update, lines)
+    await reply_long(update, lines)
 
 
 async def invites_list(update: Update, context: BotContext) -> None:
@@ -259,7 +257,7 @@ async def invites_list(update: Update, context: BotContext) -> None:
         lines.append(tr("No invite links yet."))
     else:
         lines.append("\n" + escape(tr("Withdraw one with /revoke <code>.")))
-    await _send_long(update, lines)
+    await reply_long(update, lines)
 
 
 async def revoke_invite(update: Update, context: BotContext) -> None:
@@ -359,7 +357,7 @@ async def audit(update: Update, context: BotContext) -> None:
         )
     if len(lines) == 1:
         lines.append(tr("Nothing has been changed yet."))
-    await _send_long(update, lines)
+    await reply_long(update, lines)
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -464,20 +462,20 @@ async def import_document(update: Update, context: BotContext) -> None:
 
 
 async def import_pressed(update: Update, context: BotContext) -> None:
+    data = await pressed(update, context)
     query = update.callback_query
-    if query is None or context.user is None:
+    if data is None or query is None or context.user is None:
         return
     tr = context.tr
-    data = CallbackData.decode(query.data)
-    action, _, raw_id = (data.arg if data else "").partition(":")
-    if data is None or data.user_id != context.user.telegram_id or not is_number(raw_id):
-        await query.answer(tr("This button is not for you."), show_alert=True)
+    action, import_id = action_and_id(data)
+    if import_id is None:
+        await query.answer(tr("This button is out of date."))
         return
     if not allowed(context.actor, Permission.EDIT_ITINERARY):
         await query.answer(refuse(context), show_alert=True)
         return
     services = context.services
-    upload = await services.storage.pending_imports.take(int(raw_id), context.user.telegram_id)
+    upload = await services.storage.pending_imports.take(import_id, context.user.telegram_id)
     await query.answer()
     if upload is None:
         await query.edit_message_text(tr("This import was already confirmed or discarded."))

@@ -7,12 +7,15 @@ from html import escape
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
 
+from bot.callbacks import CallbackData
 from bot.context import BotContext
 from bot.i18n import Translator
+from bot.parsing import is_number
 from bot.services.access import Actor, Permission, allowed
 from bot.storage.models import Cohort, Role
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+MAX_MESSAGE = 3800  # under Telegram's 4096, leaving room for entities
 
 
 async def load_user(update: Update, context: BotContext) -> None:
@@ -46,6 +49,40 @@ async def reply(
     return await message.reply_text(
         text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
     )
+
+
+async def reply_long(update: Update, parts: list[str], separator: str = "\n") -> None:
+    """Several messages when needed: Telegram refuses texts over 4096 characters."""
+    chunk = ""
+    for part in parts:
+        if chunk and len(chunk) + len(separator) + len(part) > MAX_MESSAGE:
+            await reply(update, chunk)
+            chunk = ""
+        chunk = f"{chunk}{separator}{part}" if chunk else part
+    if chunk:
+        await reply(update, chunk)
+
+
+async def pressed(update: Update, context: BotContext) -> CallbackData | None:
+    """The data of the button pressed, if well-formed and shown to this very user.
+
+    Buttons carry the id of the user they were shown to: forged or foreign data is refused
+    here, once for every button of the bot.
+    """
+    query = update.callback_query
+    if query is None or context.user is None:
+        return None
+    data = CallbackData.decode(query.data)
+    if data is None or data.user_id != context.user.telegram_id:
+        await query.answer(context.tr("This button is not for you."), show_alert=True)
+        return None
+    return data
+
+
+def action_and_id(data: CallbackData) -> tuple[str, int | None]:
+    """Splits an "<action>:<number>" argument."""
+    action, _, raw = data.arg.partition(":")
+    return action, int(raw) if is_number(raw) else None
 
 
 def role_name(role: Role, tr: Translator) -> str:

@@ -8,7 +8,7 @@ from telegram import Update
 
 from bot.context import BotContext
 from bot.formatting import countdown, day_heading, day_text, hhmm, session_block
-from bot.handlers.common import current_cohort, reply
+from bot.handlers.common import current_cohort, reply, reply_long
 
 
 async def today(update: Update, context: BotContext) -> None:
@@ -43,15 +43,8 @@ async def week(update: Update, context: BotContext) -> None:
     if not busy:
         await reply(update, tr("Nothing is planned for the rest of this week."))
         return
-    # Free days are left out; one message per day keeps each under Telegram's 4096 characters.
-    texts = [day_text(d.date, d.sessions, cohort, tr) for d in busy]
-    chunk = ""
-    for text in texts:
-        if chunk and len(chunk) + len(text) > 3500:
-            await reply(update, chunk)
-            chunk = ""
-        chunk = f"{chunk}\n\n{text}" if chunk else text
-    await reply(update, chunk)
+    # Free days are left out; a long week is split across messages.
+    await reply_long(update, [day_text(d.date, d.sessions, cohort, tr) for d in busy], "\n\n")
 
 
 async def next_session(update: Update, context: BotContext) -> None:

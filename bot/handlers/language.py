@@ -7,7 +7,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.callbacks import CallbackData
 from bot.commands import register_user_menu
 from bot.context import BotContext
-from bot.handlers.common import reply
+from bot.handlers.common import pressed, reply
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES
 from bot.storage.models import Role
 
@@ -39,15 +39,12 @@ async def language(update: Update, context: BotContext) -> None:
 
 
 async def language_chosen(update: Update, context: BotContext) -> None:
+    data = await pressed(update, context)
     query = update.callback_query
-    data = CallbackData.decode(query.data if query else None)
-    if query is None or context.user is None:
+    if data is None or query is None or context.user is None:
         return
-    if data is None or data.action != LANGUAGE_ACTION or data.arg not in LANGUAGES:
+    if data.arg not in LANGUAGES:
         await query.answer(context.tr("This button is out of date."))
-        return
-    if data.user_id != context.user.telegram_id:
-        await query.answer(context.tr("This button is not for you."), show_alert=True)
         return
     await context.services.storage.users.set_language(context.user.telegram_id, data.arg)
     context.use_language(data.arg)

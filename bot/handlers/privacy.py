@@ -6,7 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.callbacks import CallbackData
 from bot.context import BotContext
-from bot.handlers.common import reply
+from bot.handlers.common import pressed, reply
 
 FORGET_ACTION = "forget"
 
@@ -42,14 +42,11 @@ async def forget_me(update: Update, context: BotContext) -> None:
 
 
 async def forget_pressed(update: Update, context: BotContext) -> None:
+    data = await pressed(update, context)
     query = update.callback_query
-    if query is None or context.user is None:
+    if data is None or query is None or context.user is None:
         return
     tr = context.tr
-    data = CallbackData.decode(query.data)
-    if data is None or data.user_id != context.user.telegram_id:
-        await query.answer(tr("This button is not for you."), show_alert=True)
-        return
     await query.answer()
     if data.arg != "yes":
         await query.edit_message_text(tr("Nothing was deleted."))

@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 
 from bot.callbacks import CallbackData
 from bot.context import BotContext
-from bot.handlers.common import current_cohort, reply
+from bot.handlers.common import current_cohort, pressed, reply
 from bot.i18n import Translator
 from bot.services.calendar import build_calendar
 from bot.services.reminders import LEAD_CHOICES
@@ -71,15 +71,12 @@ async def reminders(update: Update, context: BotContext) -> None:
 
 
 async def reminders_pressed(update: Update, context: BotContext) -> None:
+    data = await pressed(update, context)
     query = update.callback_query
     user = context.user
-    if query is None or user is None:
+    if data is None or query is None or user is None:
         return
-    data = CallbackData.decode(query.data)
     tr = context.tr
-    if data is None or data.user_id != user.telegram_id:
-        await query.answer(tr("This button is not for you."), show_alert=True)
-        return
     services = context.services
     leads = set(services.reminders.leads_of(user))
     reminders_on, digest_on = user.reminders_on, user.digest_on

@@ -9,7 +9,7 @@ from telegram.constants import ParseMode
 
 from bot.callbacks import CallbackData
 from bot.context import BotContext
-from bot.handlers.common import cohort_for, refuse, reply, usage
+from bot.handlers.common import action_and_id, cohort_for, pressed, refuse, reply, usage
 from bot.parsing import is_number
 from bot.services.access import Permission, allowed
 from bot.services.broadcasts import ACK_ACTION, MAX_TEXT
@@ -109,17 +109,16 @@ async def broadcast(update: Update, context: BotContext) -> None:
 
 
 async def broadcast_pressed(update: Update, context: BotContext) -> None:
+    data = await pressed(update, context)
     query = update.callback_query
-    if query is None or context.user is None:
+    if data is None or query is None or context.user is None:
         return
     tr = context.tr
-    data = CallbackData.decode(query.data)
-    action, _, raw_id = (data.arg if data else "").partition(":")
-    if data is None or data.user_id != context.user.telegram_id or not is_number(raw_id):
-        await query.answer(tr("This button is not for you."), show_alert=True)
-        return
+    action, announcement_id = action_and_id(data)
     services = context.services
-    announcement = await services.storage.announcements.get(int(raw_id))
+    announcement = (
+        await services.storage.announcements.get(announcement_id) if announcement_id else None
+    )
     if announcement is None or announcement.sender_id != context.user.telegram_id:
         await query.answer(tr("This button is not for you."), show_alert=True)
         return
@@ -152,13 +151,13 @@ async def broadcast_pressed(update: Update, context: BotContext) -> None:
 
 
 async def got_it(update: Update, context: BotContext) -> None:
+    data = await pressed(update, context)
     query = update.callback_query
-    if query is None or context.user is None:
+    if data is None or query is None or context.user is None:
         return
     tr = context.tr
-    data = CallbackData.decode(query.data)
-    if data is None or data.user_id != context.user.telegram_id or not is_number(data.arg):
-        await query.answer(tr("This button is not for you."), show_alert=True)
+    if not is_number(data.arg):
+        await query.answer(tr("This button is out of date."))
         return
     await context.services.broadcasts.acknowledge(int(data.arg), context.user.telegram_id)
     await query.answer(tr("Thank you! Marked as read."))

@@ -17,7 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.formatting import countdown, day_heading, day_text, hhmm
+from bot.formatting import countdown, day_heading, day_text, hhmm, session_details
 from bot.i18n import Translator
 from bot.scheduling import JobScheduler
 from bot.services.delivery import Outgoing, Sender
@@ -198,15 +198,8 @@ class ReminderService:
             ),
             f"🕘 {hhmm(session.starts_at, cohort)}–{hhmm(session.ends_at, cohort)}, "
             + escape(day_heading(session.starts_at.astimezone(cohort.tz).date(), tr)),
+            *session_details(session, tr),
         ]
-        if session.department.get(lang):
-            lines.append(f"🏛 {escape(session.department.get(lang))}")
-        if session.location:
-            lines.append(f"📍 {escape(session.location)}")
-        if session.host:
-            lines.append(f"👤 {escape(session.host)}")
-        if session.notes:
-            lines.append(f"📝 {escape(session.notes)}")
         markup = None
         if session.has_coordinates:
             markup = InlineKeyboardMarkup(
