@@ -20,6 +20,7 @@ from bot.services.importer import Importer
 from bot.services.invites import InviteService, JoinOutcome
 from bot.services.spreadsheets import FileProblem, read_tables
 from bot.storage import Database, Storage
+from bot.storage.models import Role
 from tests.conftest import demo_files
 
 SESSION_HEADER = [
@@ -143,3 +144,107 @@ def test_settings_parsers_accept_or_explain(raw: str) -> None:
 def test_role_words(word: str) -> None:
     role = parse_role(word)
     assert role is None or role.value in ("student", "supervisor")
+
+
+# -- command arguments and buttons, through the real bot --------------------------------------
+
+COMMANDS = sorted(
+    ["start", "today", "week", "next", "contacts", "language", "invite", "broadcast", "acks",
+     "sessions", "cancel", "move", "room", "roster", "invites", "revoke", "grant",
+     "revoke_role", "audit", "export", "reminders", "calendar", "help", "forget_me"]
+)  # fmt: skip
+STUDENT, STRANGER = 7101, 7102
+
+
+@pytest.fixture(scope="module")
+def live_bot(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One real bot against the emulator, in its own event loop, for many examples."""
+    from bot.app import start_polling, stop_polling
+    from bot.emulator import BotApiEmulator
+    from tests.conftest import COORDINATOR_ID, build_application, harness_settings, seed_demo
+
+    loop = asyncio.new_event_loop()
+    database = tmp_path_factory.mktemp("live") / "live.sqlite3"
+    loop.run_until_complete(seed_demo(database))
+    emulator = BotApiEmulator()
+    loop.run_until_complete(emulator.start())
+    app = build_application(
+        harness_settings(emulator, database),
+        clock=FrozenClock(datetime(2026, 9, 16, 3, tzinfo=UTC)),
+    )
+    loop.run_until_complete(start_polling(app, poll_timeout=1))
+    for uid in (COORDINATOR_ID, STUDENT, STRANGER):
+        emulator.add_user(uid, f"U{uid}", language_code="ru")
+    storage = app.bot_data["services"].storage
+    cohort = loop.run_until_complete(storage.cohorts.by_code("TPI-2026"))
+    invite = loop.run_until_complete(
+        app.bot_data["services"].invites.create(cohort, Role.STUDENT, None)
+    )
+    loop.run_until_complete(emulator.send_text(STUDENT, f"/start {invite.code}"))
+    loop.run_until_complete(emulator.wait_for_message(STUDENT))
+    yield loop, emulator, storage
+    loop.run_until_complete(stop_polling(app))
+    loop.run_until_complete(emulator.stop())
+    loop.close()
+
+
+def _protected(loop, storage) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """Everything a student or a stranger must never be able to change."""
+    return [
+        tuple(r)
+        for table in ("sessions", "memberships", "invites", "announcements", "audit")
+        for r in loop.run_until_complete(storage.db.fetchall(f"SELECT * FROM {table}"))
+    ]
+
+
+ARGUMENTS = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=80)
+LIVE = settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@LIVE
+@given(command=st.sampled_from(COMMANDS), args=ARGUMENTS)
+def test_random_arguments_from_a_student_get_an_answer_and_change_nothing(
+    live_bot,
+    command: str,
+    args: str,  # type: ignore[no-untyped-def]
+) -> None:
+    loop, emulator, storage = live_bot
+    before = _protected(loop, storage)
+    start = len(emulator.sent)
+    loop.run_until_complete(emulator.send_text(STUDENT, f"/{command} {args}".strip()))
+    reply = loop.run_until_complete(emulator.wait_for_message(STUDENT, after=start, timeout=10))
+    assert reply.text or reply.document
+    if command != "start":  # /start with a code may join; nothing else a student sends may
+        assert _protected(loop, storage) == before
+
+
+@LIVE
+@given(
+    action=st.sampled_from(["lang", "rem", "bc", "ack", "imp", "forget", "zz"]),
+    owner=st.sampled_from([STUDENT, 900, 1]),
+    arg=st.text(max_size=20),
+)
+def test_forged_buttons_from_a_stranger_do_nothing(
+    live_bot,
+    action: str,
+    owner: int,
+    arg: str,  # type: ignore[no-untyped-def]
+) -> None:
+    loop, emulator, storage = live_bot
+    raw = f"v1:{action}:{owner}:{arg}"
+    if len(raw.encode()) > 64:
+        return  # Telegram itself refuses such buttons
+    start = len(emulator.sent)
+    loop.run_until_complete(emulator.send_text(STRANGER, "/help"))
+    message = loop.run_until_complete(emulator.wait_for_message(STRANGER, after=start))
+    before = _protected(loop, storage)
+    others = "SELECT * FROM users WHERE telegram_id != ?"
+    users_before = loop.run_until_complete(storage.db.fetchall(others, (STRANGER,)))
+    loop.run_until_complete(emulator.press_button(STRANGER, message.message_id, raw))
+    mark = len(emulator.sent)
+    loop.run_until_complete(emulator.send_text(STRANGER, "/help"))  # updates run in order:
+    loop.run_until_complete(emulator.wait_for_message(STRANGER, after=mark))  # press handled
+    assert _protected(loop, storage) == before
+    assert loop.run_until_complete(storage.db.fetchall(others, (STRANGER,))) == users_before

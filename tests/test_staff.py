@@ -280,6 +280,8 @@ async def test_import_preview_discard_and_confirm(harness: BotHarness) -> None:
     ("filename", "content", "expected"),
     [
         ("photo.jpg", b"\xff\xd8\xff", "Send a .csv or .xlsx"),
+        ("huge.csv", b"x" * (2 * 1024 * 1024 + 1), "too large"),
+        ("broken.xlsx", b"PK\x03\x04 not really a workbook", "not a valid .xlsx"),
         ("bad.csv", b"cohort,date\nTPI-2026,2026-13-01\n", "unrecognised header"),
         (
             "rows.csv",

@@ -11,6 +11,7 @@ import pytest
 from bot.storage import Database, Storage
 from bot.storage.migrations import MIGRATIONS
 from bot.storage.models import Invite, Role
+from bot.storage.repositories import CohortFields
 
 NOW = datetime(2026, 9, 16, 3, 0, tzinfo=UTC)
 
@@ -75,9 +76,7 @@ async def test_invite_uses_are_counted_atomically(demo_storage: Storage) -> None
 async def test_student_joining_another_cohort_leaves_the_first(demo_storage: Storage) -> None:
     users = demo_storage.users
     other = await demo_storage.cohorts.insert(
-        __import__("bot.storage.repositories", fromlist=["CohortFields"]).CohortFields(
-            "OTHER", "Other", "Europe/Moscow", NOW.date(), NOW.date()
-        )
+        CohortFields("OTHER", "Other", "Europe/Moscow", NOW.date(), NOW.date())
     )
     tpi = await demo_storage.cohorts.by_code("TPI-2026")
     await users.touch(

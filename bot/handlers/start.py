@@ -38,6 +38,7 @@ async def start(update: Update, context: BotContext) -> None:
     )
     if context.actor.is_coordinator:
         text += "\n\n" + tr("You are a coordinator. /help lists what you can do.")
+        await register_user_menu(context.bot, context.actor.user_id, Role.COORDINATOR, tr)
     else:
         text += "\n\n" + how_to_join(context)
     text += "\n\n" + tr("To change the language, send /language.")
