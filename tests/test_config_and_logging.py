@@ -78,3 +78,41 @@ def test_token_is_redacted_from_messages_arguments_and_tracebacks(
 
 def test_redact_leaves_ordinary_numbers_alone() -> None:
     assert redact("user 123456 sent 42") == "user 123456 sent 42"
+
+
+async def test_a_running_bot_never_logs_its_token(tmp_path: Path) -> None:
+    from bot.emulator import BotApiEmulator
+
+    # A token shaped like a real one, so the redacting filter is what is tested too.
+    async with BotApiEmulator(token="7012345678:AAHk3-real_looking_token_value_abcdef") as emu:
+        await _run_and_read_logs(emu, tmp_path)
+
+
+async def _run_and_read_logs(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import signal
+
+    from tests.conftest import seed_demo
+
+    database = tmp_path / "bot.sqlite3"
+    await seed_demo(database)
+    emulator.add_user(42, "Logger")
+    log_file = tmp_path / "bot.log"
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": emulator.token,
+           "TELEGRAM_BASE_URL": emulator.base_url, "BOT_DATABASE": str(database)}  # fmt: skip
+    with log_file.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            await emulator.wait_for_request("getUpdates", 1, timeout=30)
+            await emulator.send_text(42, "/start")
+            await emulator.wait_for_message(42, timeout=10)
+            process.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(process.wait, 30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+    text = log_file.read_text()
+    assert "ready" in text  # it did log, at INFO
+    secret = emulator.token.split(":", 1)[1]
+    assert secret not in text

@@ -10,6 +10,7 @@ from telegram.error import Forbidden, NetworkError
 
 from bot.context import SERVICES_KEY, BotContext
 from bot.i18n import choose_language
+from bot.logs import redact
 
 log = logging.getLogger("bot.errors")
 
@@ -45,7 +46,9 @@ class ErrorReporter:
             return
         try:
             await services.storage.operations.record_error(
-                services.clock.now(), type(error).__name__, f"{describe(update)}: {error}"[:300]
+                services.clock.now(),
+                type(error).__name__,
+                redact(f"{describe(update)}: {error}")[:300],
             )
         except Exception:
             log.warning("could not record the error in the database")
@@ -86,7 +89,7 @@ class ErrorReporter:
                     + tr(
                         "The bot hit an error: {kind}: {error}. Details are in the log; more "
                         "alerts of this kind are muted for 10 minutes."
-                    ).format(kind=kind, error=str(error)[:200]),
+                    ).format(kind=kind, error=redact(str(error))[:200]),
                 )
             except Exception:
                 log.warning("could not alert coordinator %s", coordinator)
