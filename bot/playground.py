@@ -124,6 +124,7 @@ class Playground:
         self.out = out
         self.invites = invites
         self.persona = PERSONAS["student"]
+        self.echo = True
         self.last_with_buttons: dict[int, SentMessage] = {}
         for p in PERSONAS.values():
             emulator.add_user(p.user_id, p.first_name, last_name=p.last_name, language_code="en")
@@ -179,7 +180,8 @@ class Playground:
         if not line:
             return True
         if not line.startswith(":"):
-            self.print(f"{self.persona.first_name} ({self.persona.key}) > {line}")
+            if self.echo:  # a script's lines are shown; what you type is already on screen
+                self.print(f"{self.persona.first_name} ({self.persona.key}) > {line}")
             await self._exchange(lambda: self.emu.send_text(self.persona.user_id, line))
             return True
         command, _, arg = line[1:].partition(" ")
@@ -259,6 +261,7 @@ async def _loop(playground: Playground, script: str | None) -> None:
                 return
         return
     loop = asyncio.get_running_loop()
+    playground.echo = not sys.stdin.isatty()
     while True:
         playground.out.write(f"{playground.persona.first_name}> ")
         playground.out.flush()
