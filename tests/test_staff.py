@@ -353,3 +353,18 @@ async def test_wrong_arguments_get_one_line_usage(harness: BotHarness, command: 
     coordinator = harness.user(COORDINATOR_ID, "ru")
     reply = await coordinator.send(command)
     assert ("Формат" in reply.text or "Занятия #" in reply.text) and "\n" not in reply.text
+
+
+async def test_supervisor_of_two_cohorts_names_the_cohort(harness: BotHarness) -> None:
+    await add_other_cohort(harness)
+    supervisor = harness.user(3700, "en", name="Both")
+    await supervisor.join(await harness.invite_code("TPI-2026", "supervisor"))
+    await supervisor.join(await harness.invite_code("OTHER-1", "supervisor"))
+    student = harness.user(3701, "en")
+    await student.join(await harness.invite_code("OTHER-1", "student"))
+    usage = (await supervisor.send("/broadcast hi")).plain_text
+    assert "Usage: /broadcast <cohort code|all>" in usage and "TPI-2026, OTHER-1" in usage
+    assert REFUSAL in (await supervisor.send("/broadcast all hi")).text  # coordinators only
+    preview = await supervisor.send("/broadcast OTHER-1 Meet at 9")
+    assert "1 person in Other group" in preview.text and "Meet at 9" in preview.text
+    assert "Other group" in (await supervisor.send("/roster OTHER-1")).text

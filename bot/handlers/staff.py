@@ -51,6 +51,14 @@ async def broadcast(update: Update, context: BotContext) -> None:
                 await reply(update, refuse(context))
                 return
             everyone = True
+        elif await storage.cohorts.by_code(args[0][:64]) is None:
+            # The first word is not a group: say how to name one (and which are theirs).
+            codes = [c.code for c in [await storage.cohorts.get(i) for i in supervised] if c]
+            hint = tr("Usage: /broadcast <cohort code|all> <text>")
+            if codes and not actor.is_coordinator:
+                hint += " " + tr("Your groups: {codes}.").format(codes=", ".join(codes))
+            await usage(update, hint)
+            return
         else:
             target = await cohort_for(update, context, Permission.BROADCAST, args[0])
             if target is None:
