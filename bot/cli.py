@@ -273,10 +273,11 @@ def purge(args: argparse.Namespace) -> int:
             if cohort is None:
                 print(f"error: there is no cohort {args.cohort!r}", file=sys.stderr)
                 return 1
+            now = Clock().now()
             async with storage.transaction():
-                counts = await storage.operations.purge_cohort(cohort.id, Clock().now())
+                counts = await storage.operations.purge_cohort(cohort.id, now)
                 await storage.audit.record(
-                    Clock().now(), None, cohort.id, "purge", cohort.code, "",
+                    now, None, cohort.id, "purge", cohort.code, "",
                     f"{counts['members']} members removed",
                 )  # fmt: skip
         print(

@@ -12,25 +12,22 @@ from bot.handlers.common import current_cohort, reply, reply_long
 
 
 async def today(update: Update, context: BotContext) -> None:
-    cohort = await current_cohort(update, context)
-    if cohort is None:
-        return
-    day = await context.services.itinerary.today(cohort)
-    header = context.tr("Today")
-    await reply(
-        update, f"📅 <b>{header}</b> · " + day_text(day.date, day.sessions, cohort, context.tr)
-    )
+    await _one_day(update, context, tomorrow=False)
 
 
 async def tomorrow(update: Update, context: BotContext) -> None:
+    await _one_day(update, context, tomorrow=True)
+
+
+async def _one_day(update: Update, context: BotContext, *, tomorrow: bool) -> None:
     cohort = await current_cohort(update, context)
     if cohort is None:
         return
-    day = await context.services.itinerary.tomorrow(cohort)
-    header = context.tr("Tomorrow")
-    await reply(
-        update, f"📅 <b>{header}</b> · " + day_text(day.date, day.sessions, cohort, context.tr)
-    )
+    itinerary = context.services.itinerary
+    day = await (itinerary.tomorrow(cohort) if tomorrow else itinerary.today(cohort))
+    header = context.tr("Tomorrow") if tomorrow else context.tr("Today")
+    text = day_text(day.date, day.sessions, cohort, context.tr)
+    await reply(update, f"📅 <b>{header}</b> · {text}")
 
 
 async def week(update: Update, context: BotContext) -> None:

@@ -45,12 +45,15 @@ class ItineraryService:
         last = today + timedelta(days=6 - today.weekday())
         if today.weekday() >= 5:
             last += timedelta(days=7)
-        days = []
-        current = today
-        while current <= last:
-            days.append(await self.day(cohort, current))
-            current += timedelta(days=1)
-        return days
+        start = datetime.combine(today, time(0), tzinfo=cohort.tz)
+        end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=cohort.tz)
+        by_day: dict[date, list[Session]] = {}
+        for session in await self._storage.sessions.starting_between(cohort.id, start, end):
+            by_day.setdefault(session.starts_at.astimezone(cohort.tz).date(), []).append(session)
+        count = (last - today).days + 1
+        return [
+            Day(d, by_day.get(d, [])) for d in (today + timedelta(days=i) for i in range(count))
+        ]
 
     async def next_session(self, cohort: Cohort) -> tuple[Session | None, Session | None]:
         """(the session going on now, if any; the next one to start)."""
