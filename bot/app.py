@@ -24,11 +24,13 @@ from bot.commands import register_default_menus
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext
 from bot.handlers import (
-    admin,
     contacts,
+    editing,
+    files,
     invites,
     itinerary,
     language,
+    people,
     privacy,
     reminders,
     staff,
@@ -140,18 +142,18 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("broadcast", staff.broadcast),
         ("acks", staff.acks),
         ("remind_unread", staff.remind_unread),
-        ("cohorts", admin.cohorts),
-        ("sessions", admin.sessions),
-        ("cancel", admin.cancel_session),
-        ("move", admin.move_session),
-        ("room", admin.room),
-        ("roster", admin.roster),
-        ("invites", admin.invites_list),
-        ("revoke", admin.revoke_invite),
-        ("grant", admin.grant),
-        ("revoke_role", admin.revoke_role),
-        ("audit", admin.audit),
-        ("export", admin.export),
+        ("cohorts", editing.cohorts),
+        ("sessions", editing.sessions),
+        ("cancel", editing.cancel_session),
+        ("move", editing.move_session),
+        ("room", editing.room),
+        ("roster", people.roster),
+        ("invites", people.invites_list),
+        ("revoke", people.revoke_invite),
+        ("grant", people.grant),
+        ("revoke_role", people.revoke_role),
+        ("audit", editing.audit),
+        ("export", files.export),
         ("forget_me", privacy.forget_me),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
@@ -159,7 +161,7 @@ def register_handlers(app: Application, settings: Settings) -> None:
     app.add_handler(
         MessageHandler(
             private & filters.Document.ALL & filters.CaptionRegex(r"^/import(@\w+)?(\s|$)"),
-            admin.import_document,
+            files.import_document,
         )
     )
     app.add_handler(
@@ -173,7 +175,7 @@ def register_handlers(app: Application, settings: Settings) -> None:
     for action, callback in (
         (staff.BROADCAST_ACTION, staff.broadcast_pressed),
         (ACK_ACTION, staff.got_it),
-        (admin.IMPORT_ACTION, admin.import_pressed),
+        (files.IMPORT_ACTION, files.import_pressed),
         (privacy.FORGET_ACTION, privacy.forget_pressed),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern(action)))

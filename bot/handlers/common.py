@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 
 from bot.callbacks import CallbackData
 from bot.context import BotContext
@@ -49,6 +50,33 @@ async def reply(
     return await message.reply_text(
         text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
     )
+
+
+def not_modified(exc: BadRequest) -> bool:
+    """Telegram refuses an edit that changes nothing; after a double tap that is success."""
+    return "message is not modified" in str(exc).lower()
+
+
+async def edit(
+    query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Edits the message a button belongs to; a second press that changes nothing is fine."""
+    try:
+        await query.edit_message_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+        )
+    except BadRequest as exc:
+        if not not_modified(exc):
+            raise
+
+
+async def edit_markup(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
+    """Replaces (or removes) a message's buttons, tolerating a repeat."""
+    try:
+        await query.edit_message_reply_markup(reply_markup=markup)
+    except BadRequest as exc:
+        if not not_modified(exc):
+            raise
 
 
 async def reply_long(update: Update, parts: list[str], separator: str = "\n") -> None:

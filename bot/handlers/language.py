@@ -7,7 +7,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.callbacks import CallbackData
 from bot.commands import register_user_menu
 from bot.context import BotContext
-from bot.handlers.common import pressed, reply
+from bot.handlers.common import edit, pressed, reply
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES
 from bot.storage.models import Role
 
@@ -50,6 +50,6 @@ async def language_chosen(update: Update, context: BotContext) -> None:
     context.use_language(data.arg)
     tr = context.tr
     await query.answer()
-    await query.edit_message_text(tr("Done! I will speak English with you."))
+    await edit(query, tr("Done! I will speak English with you."))
     role = Role.COORDINATOR if context.actor.is_coordinator else context.user.role
     await register_user_menu(context.bot, context.user.telegram_id, role, tr)

@@ -6,7 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.callbacks import CallbackData
 from bot.context import BotContext
-from bot.handlers.common import pressed, reply
+from bot.handlers.common import edit, pressed, reply
 
 FORGET_ACTION = "forget"
 
@@ -49,11 +49,11 @@ async def forget_pressed(update: Update, context: BotContext) -> None:
     tr = context.tr
     await query.answer()
     if data.arg != "yes":
-        await query.edit_message_text(tr("Nothing was deleted."))
+        await edit(query, tr("Nothing was deleted."))
         return
     services = context.services
     async with services.storage.transaction():
         await services.storage.operations.forget_user(context.user.telegram_id)
-    await query.edit_message_text(
-        tr("Done: your data has been deleted. Goodbye, and good luck with your studies!")
+    await edit(
+        query, tr("Done: your data has been deleted. Goodbye, and good luck with your studies!")
     )

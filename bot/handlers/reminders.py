@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 
 from bot.callbacks import CallbackData
 from bot.context import BotContext
-from bot.handlers.common import current_cohort, pressed, reply
+from bot.handlers.common import current_cohort, edit, pressed, reply
 from bot.i18n import Translator
 from bot.services.calendar import build_calendar
 from bot.services.reminders import LEAD_CHOICES
@@ -103,10 +103,10 @@ async def reminders_pressed(update: Update, context: BotContext) -> None:
     assert updated is not None
     new_leads = services.reminders.leads_of(updated)
     await query.answer(tr("Saved."))
-    await query.edit_message_text(
+    await edit(
+        query,
         settings_text(updated, new_leads, tr),
-        parse_mode="HTML",
-        reply_markup=settings_keyboard(updated, new_leads, tr),
+        settings_keyboard(updated, new_leads, tr),
     )
 
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 
 from bot.callbacks import CallbackData
 from bot.context import BotContext
-from bot.handlers.common import action_and_id, cohort_for, pressed, refuse, reply, usage
+from bot.handlers.common import (
+    action_and_id,
+    cohort_for,
+    edit,
+    edit_markup,
+    pressed,
+    refuse,
+    reply,
+    usage,
+)
 from bot.parsing import is_number
 from bot.services.access import Permission, allowed
 from bot.services.broadcasts import ACK_ACTION, MAX_TEXT
@@ -141,20 +149,20 @@ async def broadcast_pressed(update: Update, context: BotContext) -> None:
     if action == "cancel":
         await services.broadcasts.cancel(announcement.id)
         await query.answer()
-        await query.edit_message_text(tr("Cancelled: nothing was sent."))
+        await edit(query, tr("Cancelled: nothing was sent."))
         return
     count = await services.broadcasts.send(announcement.id)
     await query.answer()
     if count is None:
         return  # pressed twice: already on its way
-    await query.edit_message_text(
+    await edit(
+        query,
         tr.ngettext(
             "Sending to {n} person. I will report when it is done.",
             "Sending to {n} people. I will report when it is done.",
             count,
         ).format(n=count)
         + f"\n\n{escape(announcement.text)}",
-        parse_mode=ParseMode.HTML,
     )
 
 
@@ -169,7 +177,7 @@ async def got_it(update: Update, context: BotContext) -> None:
         return
     await context.services.broadcasts.acknowledge(int(data.arg), context.user.telegram_id)
     await query.answer(tr("Thank you! Marked as read."))
-    await query.edit_message_reply_markup(reply_markup=None)
+    await edit_markup(query, None)
 
 
 async def _latest(update: Update, context: BotContext):  # type: ignore[no-untyped-def]
