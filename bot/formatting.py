@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from html import escape
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 
 from bot.i18n import Translator
 from bot.storage.models import Cohort, Contact, Session
@@ -19,6 +19,23 @@ _DAY_PATTERNS = {"en": "EEEE, d MMMM", "ru": "EEEE, d MMMM", "uz": "EEEE, d-MMMM
 def day_heading(day: date, tr: Translator) -> str:
     text = format_date(day, _DAY_PATTERNS.get(tr.language, "EEEE, d MMMM"), locale=tr.locale)
     return text[:1].upper() + text[1:]
+
+
+# Staff screens: 22.09.2026 18:00 is how Russian and Uzbek readers write a moment.
+_MOMENT_PATTERNS = {"en": "d MMM yyyy, HH:mm", "ru": "dd.MM.yyyy HH:mm", "uz": "dd.MM.yyyy HH:mm"}
+_DATE_PATTERNS = {"en": "d MMM yyyy", "ru": "dd.MM.yyyy", "uz": "dd.MM.yyyy"}
+
+
+def local_moment(moment: datetime, zone: tzinfo, tr: Translator) -> str:
+    """A date and time in the cohort's zone, the way the reader's language writes it."""
+    local = moment.astimezone(zone)
+    return format_datetime(
+        local, _MOMENT_PATTERNS.get(tr.language, "yyyy-MM-dd HH:mm"), locale=tr.locale
+    )
+
+
+def local_date(day: date, tr: Translator) -> str:
+    return format_date(day, _DATE_PATTERNS.get(tr.language, "yyyy-MM-dd"), locale=tr.locale)
 
 
 def hhmm(moment: datetime, cohort: Cohort) -> str:

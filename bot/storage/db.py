@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -19,17 +20,35 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5000
 
 
+# Instants are fixed-width UTC text, 'YYYY-MM-DD HH:MM:SS', so that text order is time order.
+# strftime('%Y') does not zero-pad years below 1000 on every platform (a stored '26-11-28 ...'
+# sorted after every real date and broke each reader), so the text is built digit by digit.
+_INSTANT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
+
+
+class BadStoredValue(ValueError):
+    """A row holds a value that is not in the stored form; readers skip the row and say so."""
+
+
 def to_db(moment: datetime) -> str:
     """An aware datetime as a sortable UTC text, the only form instants take in the database."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime given to the database")
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    u = moment.astimezone(UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d} {u.hour:02d}:{u.minute:02d}:{u.second:02d}"
 
 
 def from_db(text: str | None) -> datetime | None:
+    """Reads an instant back strictly: anything else raises BadStoredValue."""
     if text is None:
         return None
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    match = _INSTANT.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise BadStoredValue(f"not a stored instant: {str(text)[:40]!r}")
+    try:
+        return datetime(*(int(g) for g in match.groups()), tzinfo=UTC)
+    except ValueError as exc:
+        raise BadStoredValue(f"not a stored instant: {text!r}") from exc
 
 
 class Database:
