@@ -29,6 +29,7 @@ from bot.handlers import (
     files,
     invites,
     itinerary,
+    joining,
     language,
     people,
     privacy,
@@ -37,7 +38,7 @@ from bot.handlers import (
     start,
 )
 from bot.handlers.common import load_user
-from bot.handlers.errors import ErrorReporter
+from bot.handlers.errors import ErrorReporter, alert_soon
 from bot.handlers.throttle import Throttle
 from bot.i18n import Catalogs
 from bot.services import Services
@@ -66,8 +67,9 @@ def build_application(
         db = Database(settings.database)
         await db.open()
         storage = Storage(db)
-        for user_id in settings.coordinators:
-            await storage.users.set_coordinator(user_id, True, clock.now())
+        # BOT_COORDINATORS is the truth for the people it names: added and removed here.
+        await storage.users.sync_env_coordinators(settings.coordinators, clock.now())
+        db.on_bad_row = lambda what, detail: alert_soon(app, "unreadable row", f"{what}: {detail}")
         assert app.job_queue is not None
         services = Services.build(settings, clock, storage, catalogs, app.bot, app.job_queue)
         app.bot_data[SERVICES_KEY] = services
@@ -126,7 +128,8 @@ def register_handlers(app: Application, settings: Settings) -> None:
 
     # Group 0: the first matching handler answers. Commands, then buttons, then the fallbacks
     # for unknown commands and plain text, which must stay last.
-    private = filters.ChatType.PRIVATE
+    # New messages only: an edited message must not run its command a second time.
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     for name, callback in (
         ("start", start.start),
         ("help", start.help_command),
@@ -152,6 +155,8 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("revoke", people.revoke_invite),
         ("grant", people.grant),
         ("revoke_role", people.revoke_role),
+        ("coordinators", people.coordinators),
+        ("group", joining.switch_group),
         ("audit", editing.audit),
         ("export", files.export),
         ("forget_me", privacy.forget_me),
@@ -173,6 +178,9 @@ def register_handlers(app: Application, settings: Settings) -> None:
         )
     )
     for action, callback in (
+        (joining.JOIN_ACTION, joining.join_pressed),
+        (joining.GROUP_ACTION, joining.group_pressed),
+        (people.ROLE_ACTION, people.role_pressed),
         (staff.BROADCAST_ACTION, staff.broadcast_pressed),
         (ACK_ACTION, staff.got_it),
         (files.IMPORT_ACTION, files.import_pressed),

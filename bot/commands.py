@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 EVERYONE = frozenset({None, Role.STUDENT, Role.SUPERVISOR, Role.COORDINATOR})
 MEMBERS = frozenset({Role.STUDENT, Role.SUPERVISOR, Role.COORDINATOR})
 STAFF = frozenset({Role.SUPERVISOR, Role.COORDINATOR})
+SUPERVISORS = frozenset({Role.SUPERVISOR})
 COORDINATORS = frozenset({Role.COORDINATOR})
 
 
@@ -24,9 +25,11 @@ class Command:
     name: str
     description: str  # msgid, translated when shown
     audience: frozenset[Role | None]
-    usage: str = ""  # arguments, shown in /help
+    usage: str = ""  # msgid of the argument hint shown in /help, translated when shown
 
 
+# Each role sees only what it can do, with the arguments it would type: a supervisor's /invite
+# makes student links to their own group; a coordinator's names any group and either role.
 COMMANDS: tuple[Command, ...] = (
     Command("today", N_("Today's sessions"), MEMBERS),
     Command("tomorrow", N_("Tomorrow's sessions"), MEMBERS),
@@ -35,28 +38,37 @@ COMMANDS: tuple[Command, ...] = (
     Command("contacts", N_("Whom to call: hosts, supervisor, emergency"), MEMBERS),
     Command("reminders", N_("Reminder settings"), MEMBERS),
     Command("calendar", N_("The whole programme for your phone's calendar"), MEMBERS),
+    Command("group", N_("Switch between your groups"), MEMBERS),
     Command("language", N_("Change the language"), EVERYONE),
     Command("help", N_("What I can do"), EVERYONE),
     Command("forget_me", N_("Delete my data"), EVERYONE),
-    Command("invite", N_("Make an invite link for a group"), STAFF,
-            "<cohort> <student|supervisor>"),
-    Command("broadcast", N_("Send an announcement to your group"), STAFF, "[cohort|all] <text>"),
+    Command("invite", N_("Make an invite link for students of your group"), SUPERVISORS,
+            N_("<group> student")),
+    Command("invite", N_("Make an invite link for a group"), COORDINATORS,
+            N_("<group> <student|supervisor> [--uses N] [--days N]")),
+    Command("broadcast", N_("Send an announcement to your group"), SUPERVISORS, N_("<text>")),
+    Command("broadcast", N_("Send an announcement to a group or to all"), COORDINATORS,
+            N_("<group|all> <text>")),
     Command("acks", N_("Who has confirmed your latest announcement"), STAFF),
     Command("remind_unread", N_("Send it again to those who have not confirmed"), STAFF),
-    Command("roster", N_("Members of a group"), STAFF, "[cohort]"),
+    Command("roster", N_("Members of your group"), SUPERVISORS),
+    Command("roster", N_("Members of a group"), COORDINATORS, N_("<group>")),
     Command("cohorts", N_("All groups"), COORDINATORS),
     Command("sessions", N_("Sessions of a group, with their numbers"), COORDINATORS,
-            "<cohort> [YYYY-MM-DD]"),
-    Command("cancel", N_("Cancel a session"), COORDINATORS, "<#> [reason]"),
-    Command("move", N_("Move a session"), COORDINATORS, "<#> <YYYY-MM-DD> <HH:MM>"),
-    Command("room", N_("Change where a session takes place"), COORDINATORS, "<#> <place>"),
+            N_("<group> [YYYY-MM-DD]")),
+    Command("cancel", N_("Cancel a session"), COORDINATORS, N_("<#> [reason]")),
+    Command("move", N_("Move a session"), COORDINATORS, N_("<#> <YYYY-MM-DD> <HH:MM>")),
+    Command("room", N_("Change where a session takes place"), COORDINATORS, N_("<#> <place>")),
     Command("export", N_("A group's itinerary and contacts as a spreadsheet"), COORDINATORS,
-            "<cohort>"),
-    Command("invites", N_("Invite links of a group"), COORDINATORS, "<cohort>"),
-    Command("revoke", N_("Withdraw an invite link"), COORDINATORS, "<code>"),
-    Command("grant", N_("Make someone a coordinator"), COORDINATORS, "<user id> coordinator"),
-    Command("revoke_role", N_("Take away someone's role"), COORDINATORS, "<user id>"),
-    Command("audit", N_("The latest changes in a group"), COORDINATORS, "<cohort>"),
+            N_("<group>")),
+    Command("invites", N_("Invite links of a group"), COORDINATORS, N_("<group>")),
+    Command("revoke", N_("Withdraw an invite link"), COORDINATORS, N_("<code>")),
+    Command("coordinators", N_("Who is a coordinator, and since when"), COORDINATORS),
+    Command("grant", N_("Make someone a coordinator"), COORDINATORS,
+            N_("<user id> coordinator")),
+    Command("revoke_role", N_("Take away someone's role"), COORDINATORS,
+            N_("<user id> [remove]")),
+    Command("audit", N_("The latest changes in a group"), COORDINATORS, N_("<group>")),
 )  # fmt: skip
 
 

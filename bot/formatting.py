@@ -132,3 +132,63 @@ def _contact_line(c: Contact) -> str:
     if c.telegram:
         details.append(escape(c.telegram))
     return f"• {escape(c.name)}" + (f" — {' · '.join(details)}" if details else "")
+
+
+# -- message length ---------------------------------------------------------------------------
+
+# Telegram refuses texts over 4,096 characters counted in UTF-16 code units (an emoji or any
+# character beyond the Basic Multilingual Plane counts twice). Entities are counted after
+# parsing, so the HTML source is a safe over-estimate; the margin keeps room for a header.
+MAX_MESSAGE_UNITS = 4000
+_TAG = re.compile(r"<[^>]+>")
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _plain_pieces(part: str, limit: int) -> list[str]:
+    """A part too long for one message, as plain escaped pieces (tags cannot be cut safely)."""
+    from html import unescape
+
+    plain = unescape(_TAG.sub("", part))
+    pieces, current, units = [], [], 0
+    for char in plain:
+        # escape() may turn one character into up to six (&quot;): budget for it.
+        cost = utf16_len(escape(char))
+        if units + cost > limit:
+            pieces.append("".join(current))
+            current, units = [], 0
+        current.append(char)
+        units += cost
+    if current:
+        pieces.append("".join(current))
+    return [escape(p) for p in pieces]
+
+
+def split_message(
+    parts: list[str], separator: str = "\n", limit: int = MAX_MESSAGE_UNITS
+) -> list[str]:
+    """Joins HTML parts into as few messages as fit, never cutting inside a part's markup."""
+    messages: list[str] = []
+    chunk = ""
+    for part in parts:
+        pieces = [part] if utf16_len(part) <= limit else _plain_pieces(part, limit)
+        for piece in pieces:
+            joined = f"{chunk}{separator}{piece}" if chunk else piece
+            if chunk and utf16_len(joined) > limit:
+                messages.append(chunk)
+                joined = piece
+            chunk = joined
+    if chunk:
+        messages.append(chunk)
+    return messages
+
+
+def fit_message(text: str, limit: int = MAX_MESSAGE_UNITS) -> str:
+    """One message at most: the lines that fit, then an ellipsis (a reminder is never lost
+    for being too long)."""
+    if utf16_len(text) <= limit:
+        return text
+    first = split_message(text.split("\n"), "\n", limit - 2)[0]
+    return first + "\n…"

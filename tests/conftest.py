@@ -130,8 +130,14 @@ class Chat:
         await emu.press_button(self.user_id, message.message_id, data)
         return await emu.wait_for_message(self.user_id, after=start)
 
-    async def join(self, code: str) -> SentMessage:
-        return await self.send(f"/start {code}")
+    async def join(self, code: str, *, confirm: bool = True) -> SentMessage:
+        """/start <code>; a link that asks first (a supervisor link, a move between groups)
+        is confirmed, as the person would, unless `confirm` is False."""
+        answer = await self.send(f"/start {code}")
+        confirm_data = [d for _, d in answer.buttons() if d.startswith("v1:join:") and ":ok:" in d]
+        if confirm and confirm_data:
+            return await self.press(answer, confirm_data[0])
+        return answer
 
 
 async def start_bot(emulator: BotApiEmulator, settings: Settings, clock: Clock) -> Application:

@@ -68,7 +68,9 @@ MATRIX: dict[str, set[str]] = {
     "/invite TPI-2026 supervisor": {"coordinator"},
     "/invites TPI-2026": {"coordinator"},
     "/revoke nonexistent-code-1": {"coordinator"},
-    "/broadcast TPI-2026 Bus at 8:15": {"coordinator", "supervisor_own"},
+    # A supervisor of one group never learns whether another code exists: for them a first
+    # word that is not their group's code is part of the text, previewed to their own group.
+    "/broadcast TPI-2026 Bus at 8:15": {"coordinator", "supervisor_own", "supervisor_other"},
     "/roster TPI-2026": {"coordinator", "supervisor_own"},
     "/acks": {"coordinator", "supervisor_own", "supervisor_other"},
     "/remind_unread": {"coordinator", "supervisor_own", "supervisor_other"},
@@ -363,7 +365,7 @@ async def test_supervisor_of_two_cohorts_names_the_cohort(harness: BotHarness) -
     student = harness.user(3701, "en")
     await student.join(await harness.invite_code("OTHER-1", "student"))
     usage = (await supervisor.send("/broadcast hi")).plain_text
-    assert "Usage: /broadcast <cohort code|all>" in usage and "TPI-2026, OTHER-1" in usage
+    assert "Usage: /broadcast <cohort code> <text>" in usage and "TPI-2026, OTHER-1" in usage
     assert REFUSAL in (await supervisor.send("/broadcast all hi")).text  # coordinators only
     preview = await supervisor.send("/broadcast OTHER-1 Meet at 9")
     assert "1 person in Other group" in preview.text and "Meet at 9" in preview.text

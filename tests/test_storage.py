@@ -73,7 +73,10 @@ async def test_invite_uses_are_counted_atomically(demo_storage: Storage) -> None
     assert not await demo_storage.invites.count_use("abcdefghijkl", NOW + timedelta(days=2))
 
 
-async def test_student_joining_another_cohort_leaves_the_first(demo_storage: Storage) -> None:
+async def test_joining_keeps_other_memberships_and_reads_the_new_one(
+    demo_storage: Storage,
+) -> None:
+    """Storage keeps every membership; leaving one is the invite service's decision (asked)."""
     users = demo_storage.users
     other = await demo_storage.cohorts.insert(
         CohortFields("OTHER", "Other", "Europe/Moscow", NOW.date(), NOW.date())
@@ -84,6 +87,12 @@ async def test_student_joining_another_cohort_leaves_the_first(demo_storage: Sto
     )
     await users.join(5, tpi.id, Role.STUDENT, NOW)
     await users.join(5, other, Role.STUDENT, NOW)
+    memberships = await users.memberships(5)
+    assert {(m.cohort_id, m.role) for m in memberships} == {
+        (tpi.id, Role.STUDENT),
+        (other, Role.STUDENT),
+    }
+    assert await users.leave_student_cohorts(5, other) == [tpi.id]
     memberships = await users.memberships(5)
     assert [(m.cohort_id, m.role) for m in memberships] == [(other, Role.STUDENT)]
     user = await users.get(5)

@@ -9,14 +9,15 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.callbacks import CallbackData
+from bot.commands import register_user_menu
 from bot.context import BotContext
+from bot.formatting import MAX_MESSAGE_UNITS, split_message, utf16_len
 from bot.i18n import Translator
 from bot.parsing import is_number
 from bot.services.access import Actor, Permission, allowed
 from bot.storage.models import Cohort, Role
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-MAX_MESSAGE = 3800  # under Telegram's 4096, leaving room for entities
 
 
 async def load_user(update: Update, context: BotContext) -> None:
@@ -44,12 +45,21 @@ async def load_user(update: Update, context: BotContext) -> None:
 async def reply(
     update: Update, text: str, markup: InlineKeyboardMarkup | None = None
 ) -> Message | None:
+    """Answers in the chat of the update; a text too long for one message goes as several
+    (split between lines), the buttons under the last."""
     message = update.effective_message
     if message is None:
         return None
-    return await message.reply_text(
-        text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
-    )
+    chunks = split_message(text.split("\n")) if utf16_len(text) > MAX_MESSAGE_UNITS else [text]
+    sent = None
+    for i, chunk in enumerate(chunks):
+        sent = await message.reply_text(
+            chunk,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup if i == len(chunks) - 1 else None,
+            link_preview_options=NO_PREVIEW,
+        )
+    return sent
 
 
 def not_modified(exc: BadRequest) -> bool:
@@ -80,14 +90,8 @@ async def edit_markup(query: CallbackQuery, markup: InlineKeyboardMarkup | None)
 
 
 async def reply_long(update: Update, parts: list[str], separator: str = "\n") -> None:
-    """Several messages when needed: Telegram refuses texts over 4096 characters."""
-    chunk = ""
-    for part in parts:
-        if chunk and len(chunk) + len(separator) + len(part) > MAX_MESSAGE:
-            await reply(update, chunk)
-            chunk = ""
-        chunk = f"{chunk}{separator}{part}" if chunk else part
-    if chunk:
+    """Several messages when needed: Telegram refuses texts over 4,096 UTF-16 units."""
+    for chunk in split_message(parts, separator):
         await reply(update, chunk)
 
 
@@ -120,6 +124,31 @@ def role_name(role: Role, tr: Translator) -> str:
         Role.COORDINATOR: tr.pgettext("role", "coordinator"),
     }
     return names[role]
+
+
+def highest_role(actor: Actor) -> Role | None:
+    """The role whose commands a person's /help and menu show: what they can do anywhere."""
+    if actor.is_coordinator:
+        return Role.COORDINATOR
+    if any(r is Role.SUPERVISOR for r in actor.roles.values()):
+        return Role.SUPERVISOR
+    return Role.STUDENT if actor.roles else None
+
+
+async def refresh_menu(context: BotContext, user_id: int) -> None:
+    """Sets a person's command menu for their role now, in their language (after a join, a
+    role change or a language change, which may concern someone else than the sender)."""
+    services = context.services
+    user = await services.storage.users.get(user_id)
+    if user is None:
+        return
+    memberships = await services.storage.users.memberships(user_id)
+    actor = Actor.of(
+        user, {m.cohort_id: m.role for m in memberships}, services.settings.coordinators
+    )
+    await register_user_menu(
+        context.bot, user_id, highest_role(actor), services.sender.translator(user)
+    )
 
 
 def how_to_join(context: BotContext) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from telegram import Update
 from telegram.error import Forbidden, NetworkError
+from telegram.ext import Application
 
 from bot.context import SERVICES_KEY, BotContext
 from bot.i18n import choose_language
@@ -76,20 +78,44 @@ class ErrorReporter:
         if last is not None and now - last < ALERT_EVERY_SECONDS:
             return
         self._last_alert[kind] = now
-        services = context.application.bot_data[SERVICES_KEY]
-        for coordinator in sorted(services.settings.coordinators):
-            user = await services.storage.users.get(coordinator)
-            tr = services.catalogs.get(
-                choose_language(user.language, user.telegram_language) if user else None
+        await alert_coordinators(context.application, kind, str(error), muted=True)
+
+
+async def alert_coordinators(
+    app: Application, kind: str, detail: str, *, muted: bool = False
+) -> None:
+    """Tells every coordinator named in BOT_COORDINATORS, each in their language."""
+    services = app.bot_data.get(SERVICES_KEY)
+    if services is None:
+        return
+    for coordinator in sorted(services.settings.coordinators):
+        user = await services.storage.users.get(coordinator)
+        tr = services.catalogs.get(
+            choose_language(user.language, user.telegram_language) if user else None
+        )
+        if muted:
+            text = tr(
+                "The bot hit an error: {kind}: {error}. Details are in the log; more "
+                "alerts of this kind are muted for 10 minutes."
             )
-            try:
-                await context.bot.send_message(
-                    coordinator,
-                    "⚠️ "
-                    + tr(
-                        "The bot hit an error: {kind}: {error}. Details are in the log; more "
-                        "alerts of this kind are muted for 10 minutes."
-                    ).format(kind=kind, error=redact(str(error))[:200]),
-                )
-            except Exception:
-                log.warning("could not alert coordinator %s", coordinator)
+        else:
+            text = tr("The bot hit a problem: {kind}: {error}. Details are in the log.")
+        try:
+            await app.bot.send_message(
+                coordinator, "⚠️ " + text.format(kind=kind, error=redact(detail)[:200])
+            )
+        except Exception:
+            log.warning("could not alert coordinator %s", coordinator)
+
+
+_pending_alerts: set[asyncio.Task[None]] = set()
+
+
+def alert_soon(app: Application, kind: str, detail: str) -> None:
+    """From synchronous code (a row the storage could not read): alert without waiting."""
+    try:
+        task = asyncio.get_running_loop().create_task(alert_coordinators(app, kind, detail))
+    except RuntimeError:  # no running loop (a command-line tool): the log has it
+        return
+    _pending_alerts.add(task)
+    task.add_done_callback(_pending_alerts.discard)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.callbacks import CallbackData
-from bot.commands import register_user_menu
 from bot.context import BotContext
-from bot.handlers.common import edit, pressed, reply
+from bot.handlers.common import edit, pressed, refresh_menu, reply
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES
-from bot.storage.models import Role
 
 LANGUAGE_ACTION = "lang"
 
@@ -51,5 +49,4 @@ async def language_chosen(update: Update, context: BotContext) -> None:
     tr = context.tr
     await query.answer()
     await edit(query, tr("Done! I will speak English with you."))
-    role = Role.COORDINATOR if context.actor.is_coordinator else context.user.role
-    await register_user_menu(context.bot, context.user.telegram_id, role, tr)
+    await refresh_menu(context, context.user.telegram_id)

@@ -10,7 +10,6 @@ from bot.callbacks import CallbackData
 from bot.context import BotContext
 from bot.handlers.common import (
     action_and_id,
-    cohort_for,
     edit,
     edit_markup,
     pressed,
@@ -50,38 +49,40 @@ async def broadcast(update: Update, context: BotContext) -> None:
     names_cohort = actor.is_coordinator or len(supervised) > 1
     target: Cohort | None = None
     everyone = False
+    first = args[0] if args else ""
     if names_cohort:
+        own = [c for c in [await storage.cohorts.get(i) for i in supervised] if c]
         if not args:
             await usage(update, tr("Usage: /broadcast <cohort code|all> <text>"))
             return
-        if args[0].lower() == ALL:
-            if not actor.is_coordinator:
-                await reply(update, refuse(context))
-                return
+        if first.lower() == ALL and actor.is_coordinator:
             everyone = True
-        elif await storage.cohorts.by_code(args[0][:64]) is None:
-            # The first word is not a group: say how to name one (and which are theirs).
-            codes = [c.code for c in [await storage.cohorts.get(i) for i in supervised] if c]
-            hint = tr("Usage: /broadcast <cohort code|all> <text>")
-            if codes and not actor.is_coordinator:
-                hint += " " + tr("Your groups: {codes}.").format(codes=", ".join(codes))
-            await usage(update, hint)
-            return
         else:
-            target = await cohort_for(update, context, Permission.BROADCAST, args[0])
-            if target is None:
+            named = await storage.cohorts.by_code(first[:64])
+            if named is None or not allowed(actor, Permission.BROADCAST, named.id):
+                # Not a group of theirs: say how to name one, and which are theirs. A group
+                # that exists but is not theirs gets the same answer as one that does not.
+                hint = tr("Usage: /broadcast <cohort code|all> <text>")
+                if own and not actor.is_coordinator:
+                    hint = (
+                        tr("Usage: /broadcast <cohort code> <text>")
+                        + " "
+                        + tr("Your groups: {codes}.").format(codes=", ".join(c.code for c in own))
+                    )
+                await usage(update, hint)
                 return
+            target = named
         text = _command_text(update, 1)
     else:
+        # A supervisor of one group: the group is implied. Its own code or "all" in front of
+        # the text is understood as naming it, never sent as part of the announcement; any
+        # other first word is text (nothing is revealed about other groups).
         target = await storage.cohorts.get(supervised[0])
-        named = await storage.cohorts.by_code(args[0][:64]) if args else None
-        if named is not None and target is not None and named.id != target.id:
-            await reply(update, refuse(context))  # names a group that is not theirs
-            return
-        text = _command_text(update, 1 if named is not None else 0)
         if target is None or not allowed(actor, Permission.BROADCAST, target.id):
             await reply(update, refuse(context))
             return
+        names_own = first.lower() in (ALL, target.code.lower())
+        text = _command_text(update, 1 if names_own else 0)
     if not text:
         await usage(update, tr("Usage: /broadcast <text>") if not names_cohort else tr(
             "Usage: /broadcast <cohort code|all> <text>"

@@ -8,15 +8,15 @@ from telegram import Update
 
 from bot.commands import commands_for, register_user_menu
 from bot.context import BotContext
-from bot.handlers.common import how_to_join, reply, role_name
-from bot.services.invites import JoinOutcome
+from bot.handlers.common import highest_role, how_to_join, reply
+from bot.handlers.joining import join_with_code
 from bot.storage.models import Role
 
 
 async def start(update: Update, context: BotContext) -> None:
     tr = context.tr
     if context.args:
-        await _join(update, context, context.args[0])
+        await join_with_code(update, context, context.args[0])
         return
     user = context.user
     if user is not None and user.cohort_id is not None:
@@ -45,57 +45,13 @@ async def start(update: Update, context: BotContext) -> None:
     await reply(update, text)
 
 
-async def _join(update: Update, context: BotContext, code: str) -> None:
-    tr = context.tr
-    services = context.services
-    user = context.user
-    if user is None:
-        return
-    result = await services.invites.join(user.telegram_id, code)
-    if result.outcome in (JoinOutcome.JOINED, JoinOutcome.ALREADY_MEMBER):
-        assert result.cohort is not None and result.role is not None
-        await services.reminders.reschedule_cohort(result.cohort.id)
-        if result.outcome is JoinOutcome.JOINED:
-            text = tr("Welcome to {cohort}! Your role: {role}.")
-        else:
-            text = tr("You are already in {cohort}. Your role: {role}.")
-        text = text.format(cohort=escape(result.cohort.name), role=role_name(result.role, tr))
-        text += "\n\n" + tr(
-            "Try /today for today's plan, /next for the next session and /contacts for whom "
-            "to call. /help lists everything."
-        )
-        await reply(update, text)
-        role = Role.COORDINATOR if context.actor.is_coordinator else result.role
-        await register_user_menu(context.bot, user.telegram_id, role, tr)
-        return
-    messages = {
-        JoinOutcome.UNKNOWN: tr(
-            "This invite link is not valid. Check that you opened the whole link, or ask your "
-            "coordinator for a new one."
-        ),
-        JoinOutcome.EXPIRED: tr(
-            "This invite link has expired. Ask your coordinator for a new one."
-        ),
-        JoinOutcome.USED_UP: tr(
-            "This invite link has already been used as many times as allowed. Ask your "
-            "coordinator for a new one."
-        ),
-        JoinOutcome.REVOKED: tr(
-            "This invite link has been withdrawn. Ask your coordinator for a new one."
-        ),
-    }
-    await reply(update, "⚠️ " + messages[result.outcome])
-
-
 async def help_command(update: Update, context: BotContext) -> None:
     tr = context.tr
-    role = context.user.role if context.user else None
-    if context.actor.is_coordinator:
-        role = Role.COORDINATOR
+    role = highest_role(context.actor)
     title = tr("What I can do")
     lines = [f"<b>{title}</b>", ""]
     for command in commands_for(role):
-        usage = f" {escape(command.usage)}" if command.usage else ""
+        usage = f" {escape(tr(command.usage))}" if command.usage else ""
         lines.append(f"/{command.name}{usage} — {tr(command.description)}")
     if role is Role.COORDINATOR:
         lines += [

@@ -12,6 +12,7 @@ import time
 
 from aiolimiter import AsyncLimiter
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import SERVICES_KEY, BotContext
@@ -54,7 +55,8 @@ class Throttle:
             tr = services.catalogs.get(choose_language(None, user.language_code))
             if update.callback_query is not None:
                 await update.callback_query.answer(tr("Too fast! Please wait a few seconds."))
-            else:
+            elif update.effective_chat.type == ChatType.PRIVATE:
+                # Never in a group: the whole group would read a warning meant for one person.
                 await context.bot.send_message(
                     update.effective_chat.id,
                     tr("You are sending messages too fast. Please wait a few seconds."),

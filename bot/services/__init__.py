@@ -18,6 +18,7 @@ from bot.services.importer import Importer
 from bot.services.invites import InviteService
 from bot.services.itinerary import ItineraryService
 from bot.services.reminders import ReminderService
+from bot.services.roles import RoleService
 from bot.storage import Storage
 
 
@@ -36,6 +37,7 @@ class Services:
     reminders: ReminderService
     broadcasts: BroadcastService
     admin: AdminService
+    roles: RoleService
 
     @classmethod
     def build(
@@ -63,4 +65,5 @@ class Services:
             reminders=reminders,
             broadcasts=BroadcastService(storage, clock, sender),
             admin=AdminService(storage, clock, importer, reminders),
+            roles=RoleService(storage, clock, settings, sender),
         )

@@ -18,6 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.clock import Clock
+from bot.formatting import fit_message
 from bot.i18n import Catalogs, Translator, choose_language
 from bot.storage import Storage
 from bot.storage.models import User
@@ -93,7 +94,7 @@ class Sender:
             try:
                 message = await self._bot.send_message(
                     chat_id,
-                    outgoing.text,
+                    fit_message(outgoing.text),
                     parse_mode=ParseMode.HTML,
                     reply_markup=outgoing.markup,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),

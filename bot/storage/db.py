@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -51,6 +51,10 @@ def from_db(text: str | None) -> datetime | None:
         raise BadStoredValue(f"not a stored instant: {text!r}") from exc
 
 
+T = TypeVar("T")
+BadRowHook = Callable[[str, str], None]
+
+
 class Database:
     """Wraps one aiosqlite connection.
 
@@ -63,6 +67,9 @@ class Database:
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._tx_owner: asyncio.Task[Any] | None = None
+        # Called once per bad row (what, detail): the application alerts coordinators.
+        self.on_bad_row: BadRowHook | None = None
+        self._bad_rows: set[str] = set()
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -98,6 +105,40 @@ class Database:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def each(
+        self, rows: Iterable[aiosqlite.Row], convert: Callable[[aiosqlite.Row], T]
+    ) -> list[T]:
+        """Converts rows to models, skipping (and reporting once) any row that cannot be read:
+        one bad row must never stop a listing, a periodic job or the start-up."""
+        result = []
+        for row in rows:
+            item = self.one(row, convert)
+            if item is not None:
+                result.append(item)
+        return result
+
+    def one(self, row: aiosqlite.Row | None, convert: Callable[[aiosqlite.Row], T]) -> T | None:
+        if row is None:
+            return None
+        try:
+            return convert(row)
+        except (ValueError, TypeError, KeyError) as exc:  # BadStoredValue is a ValueError
+            self._report_bad_row(row, convert, exc)
+            return None
+
+    def _report_bad_row(
+        self, row: aiosqlite.Row, convert: Callable[..., Any], exc: Exception
+    ) -> None:
+        keys = row.keys()
+        ident = next((f"{k}={row[k]}" for k in ("id", "telegram_id", "code") if k in keys), "?")
+        what = f"{convert.__name__.strip('_')} {ident}"
+        if what in self._bad_rows:
+            return
+        self._bad_rows.add(what)
+        log.error("skipping an unreadable row (%s): %s", what, exc)
+        if self.on_bad_row is not None:
+            self.on_bad_row(what, str(exc))
 
     async def schema_version(self) -> int:
         row = await self.fetchone("PRAGMA user_version")

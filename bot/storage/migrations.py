@@ -175,4 +175,35 @@ CREATE TABLE errors (
 )
 """
 
-MIGRATIONS: list[str] = [V1_FOUNDATION, V2_REMINDERS, V3_STAFF, V4_OPERATIONS]
+# Instants written before the fixed-width format: a year below 1000 lost its leading zeros
+# ('26-11-28 05:00:00'), which sorted after every real date and failed every reader. Pad them
+# back; they are then plain past instants. Coordinators get a source: BOT_COORDINATORS ('env',
+# added and removed at each start) or a grant in chat ('chat', listed and revocable).
+_INSTANT_COLUMNS = (
+    ("sessions", "starts_at"), ("sessions", "ends_at"), ("session_changes", "old_starts_at"),
+    ("session_changes", "old_ends_at"), ("session_changes", "created_at"),
+    ("invites", "created_at"), ("invites", "expires_at"), ("memberships", "joined_at"),
+    ("users", "created_at"), ("users", "last_seen"), ("deliveries", "updated_at"),
+    ("announcements", "created_at"), ("announcements", "sent_at"),
+    ("announcement_deliveries", "acked_at"), ("announcement_deliveries", "updated_at"),
+    ("audit", "at"), ("pending_imports", "created_at"), ("errors", "at"),
+)  # fmt: skip
+_PAD_YEAR = (
+    "UPDATE {table} SET {column} = substr('0000' || {column}, -19)"
+    " WHERE length({column}) BETWEEN 15 AND 18"
+    " AND {column} GLOB '*[0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]';\n"
+)
+
+V6_TRUST = (
+    "".join(_PAD_YEAR.format(table=t, column=c) for t, c in _INSTANT_COLUMNS)
+    + """
+ALTER TABLE users ADD COLUMN coordinator_source TEXT
+    CHECK (coordinator_source IN ('env', 'chat'));
+ALTER TABLE users ADD COLUMN coordinator_granted_by INTEGER;
+UPDATE users SET coordinator_source = CASE WHEN EXISTS (SELECT 1 FROM audit a
+    WHERE a.action = 'grant' AND a.target = 'user ' || users.telegram_id) THEN 'chat' ELSE 'env'
+    END WHERE is_coordinator = 1
+"""
+)
+
+MIGRATIONS: list[str] = [V1_FOUNDATION, V2_REMINDERS, V3_STAFF, V4_OPERATIONS, V6_TRUST]

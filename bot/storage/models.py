@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -102,10 +103,30 @@ class User:
     reminders_on: bool = True
     digest_on: bool = True
     reminder_leads: tuple[int, ...] | None = None  # None: the bot's default leads
+    coordinator_source: str | None = None  # 'env' (BOT_COORDINATORS) or 'chat' (/grant)
+    coordinator_granted_by: int | None = None
+    seen: bool = True  # False for a row made for someone who never wrote to the bot
 
     @property
     def display_name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p) or str(self.telegram_id)
+        """The person's name as staff lists show it, safe to print next to other names."""
+        name = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return clean_name(name) or str(self.telegram_id)
+
+
+# Bidirectional overrides and invisible characters let a name reorder or hide the text around
+# it in a list ("\u202e" turns "Ali" into a reversed line); staff lists show names without them.
+_INVISIBLE = re.compile(
+    "[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb]"
+)
+MAX_NAME = 64
+
+
+def clean_name(text: str) -> str:
+    """A name without control, bidi or zero-width characters, spaces collapsed, bounded."""
+    name = " ".join(_INVISIBLE.sub("", text).split())
+    return name[:MAX_NAME]
 
 
 @dataclass(frozen=True)

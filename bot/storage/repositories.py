@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.storage.db import Database, from_db, to_db
+from bot.storage.db import BadStoredValue, Database, from_db, to_db
 from bot.storage.models import (
     Announcement,
     AnnouncementDelivery,
@@ -44,8 +44,8 @@ def _session(row: aiosqlite.Row) -> Session:
         id=row["id"],
         cohort_id=row["cohort_id"],
         external_id=row["external_id"],
-        starts_at=from_db(row["starts_at"]),  # type: ignore[arg-type]
-        ends_at=from_db(row["ends_at"]),  # type: ignore[arg-type]
+        starts_at=_instant(row["starts_at"]),
+        ends_at=_instant(row["ends_at"]),
         title=Localized(row["title_en"], row["title_ru"], row["title_uz"]),
         department=Localized(row["department_en"], row["department_ru"], row["department_uz"]),
         location=row["location"],
@@ -77,8 +77,8 @@ def _invite(row: aiosqlite.Row) -> Invite:
         cohort_id=row["cohort_id"],
         role=Role(row["role"]),
         created_by=row["created_by"],
-        created_at=from_db(row["created_at"]),  # type: ignore[arg-type]
-        expires_at=from_db(row["expires_at"]),  # type: ignore[arg-type]
+        created_at=_instant(row["created_at"]),
+        expires_at=_instant(row["expires_at"]),
         max_uses=row["max_uses"],
         uses=row["uses"],
         revoked=bool(row["revoked"]),
@@ -115,7 +115,42 @@ def _user(row: aiosqlite.Row) -> User:
         reminders_on=bool(row["reminders_on"]),
         digest_on=bool(row["digest_on"]),
         reminder_leads=_leads(row["reminder_leads"]),
+        coordinator_source=row["coordinator_source"],
+        coordinator_granted_by=row["coordinator_granted_by"],
+        seen=row["last_seen"] is not None,
     )
+
+
+def _membership(r: aiosqlite.Row) -> Membership:
+    return Membership(r["user_id"], r["cohort_id"], Role(r["role"]), _instant(r["joined_at"]))
+
+
+def _member(r: aiosqlite.Row) -> tuple[User, Membership]:
+    """A row of users joined with memberships (member_role, member_joined, cohort)."""
+    membership = Membership(
+        r["telegram_id"], r["member_cohort"], Role(r["member_role"]), _instant(r["member_joined"])
+    )
+    return _user(r), membership
+
+
+def _change(r: aiosqlite.Row) -> SessionChangeRecord:
+    return SessionChangeRecord(
+        id=r["id"],
+        session_id=r["session_id"],
+        kind=r["kind"],
+        old_starts_at=from_db(r["old_starts_at"]),
+        old_ends_at=from_db(r["old_ends_at"]),
+        old_location=r["old_location"],
+        created_at=_instant(r["created_at"]),
+    )
+
+
+def _instant(text: str | None) -> datetime:
+    """A NOT NULL instant column."""
+    moment = from_db(text)
+    if moment is None:
+        raise BadStoredValue("missing instant")
+    return moment
 
 
 def _leads(text: str | None) -> tuple[int, ...] | None:
@@ -209,15 +244,15 @@ class CohortRepository:
 
     async def get(self, cohort_id: int) -> Cohort | None:
         row = await self._db.fetchone("SELECT * FROM cohorts WHERE id = ?", (cohort_id,))
-        return _cohort(row) if row else None
+        return self._db.one(row, _cohort)
 
     async def by_code(self, code: str) -> Cohort | None:
         row = await self._db.fetchone("SELECT * FROM cohorts WHERE code = ?", (code.strip(),))
-        return _cohort(row) if row else None
+        return self._db.one(row, _cohort)
 
     async def all(self) -> list[Cohort]:
         rows = await self._db.fetchall("SELECT * FROM cohorts ORDER BY arrives, code")
-        return [_cohort(r) for r in rows]
+        return self._db.each(rows, _cohort)
 
     async def insert(self, f: CohortFields) -> int:
         return await self._db.execute(
@@ -256,13 +291,13 @@ class SessionRepository:
 
     async def get(self, session_id: int) -> Session | None:
         row = await self._db.fetchone("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        return _session(row) if row else None
+        return self._db.one(row, _session)
 
     async def for_cohort(self, cohort_id: int) -> list[Session]:
         rows = await self._db.fetchall(
             "SELECT * FROM sessions WHERE cohort_id = ? ORDER BY starts_at, id", (cohort_id,)
         )
-        return [_session(r) for r in rows]
+        return self._db.each(rows, _session)
 
     async def starting_between(
         self, cohort_id: int, start: datetime, end: datetime
@@ -273,7 +308,7 @@ class SessionRepository:
             " ORDER BY starts_at, id",
             (cohort_id, to_db(start), to_db(end)),
         )
-        return [_session(r) for r in rows]
+        return self._db.each(rows, _session)
 
     async def next_after(self, cohort_id: int, moment: datetime) -> Session | None:
         """The first session not cancelled that has not started by `moment`."""
@@ -282,7 +317,7 @@ class SessionRepository:
             " ORDER BY starts_at, id LIMIT 1",
             (cohort_id, to_db(moment)),
         )
-        return _session(row) if row else None
+        return self._db.one(row, _session)
 
     async def current_at(self, cohort_id: int, moment: datetime) -> Session | None:
         row = await self._db.fetchone(
@@ -290,7 +325,7 @@ class SessionRepository:
             " AND ends_at > ? ORDER BY starts_at, id LIMIT 1",
             (cohort_id, to_db(moment), to_db(moment)),
         )
-        return _session(row) if row else None
+        return self._db.one(row, _session)
 
     async def insert(self, cohort_id: int, f: SessionFields) -> int:
         params = f.params() | {"cohort_id": cohort_id}
@@ -312,7 +347,7 @@ class SessionRepository:
             "SELECT * FROM sessions WHERE cancelled = 0 AND starts_at > ? ORDER BY starts_at",
             (to_db(after),),
         )
-        return [_session(r) for r in rows]
+        return self._db.each(rows, _session)
 
     async def shift_cohort(self, cohort_id: int, seconds: int) -> None:
         """Moves every session of a cohort by a number of seconds (the playground's date shift)."""
@@ -335,13 +370,13 @@ class ContactRepository:
             " ORDER BY cohort_id IS NULL, position, id",
             (cohort_id,),
         )
-        return [_contact(r) for r in rows]
+        return self._db.each(rows, _contact)
 
     async def owned_by(self, cohort_id: int | None) -> list[Contact]:
         rows = await self._db.fetchall(
             "SELECT * FROM contacts WHERE cohort_id IS ? ORDER BY position, id", (cohort_id,)
         )
-        return [_contact(r) for r in rows]
+        return self._db.each(rows, _contact)
 
     async def replace(self, cohort_id: int | None, contacts: Sequence[ContactFields]) -> None:
         """A contacts import is the whole list for that cohort (or for the shared list)."""
@@ -372,7 +407,7 @@ class UserRepository:
 
     async def get(self, telegram_id: int) -> User | None:
         row = await self._db.fetchone(_USER_SELECT + " WHERE u.telegram_id = ?", (telegram_id,))
-        return _user(row) if row else None
+        return self._db.one(row, _user)
 
     async def touch(
         self,
@@ -411,12 +446,50 @@ class UserRepository:
             "UPDATE users SET language = ? WHERE telegram_id = ?", (language, telegram_id)
         )
 
-    async def set_coordinator(self, telegram_id: int, value: bool, now: datetime) -> None:
+    async def sync_env_coordinators(self, ids: frozenset[int], now: datetime) -> None:
+        """BOT_COORDINATORS is the truth for the people it names, at every start: those listed
+        are coordinators; those it listed before and no longer does lose the rights. Rights
+        granted in chat are left alone (they are listed by /coordinators and revocable)."""
+        listed = sorted(ids)
+        marks = ", ".join("?" for _ in listed) or "NULL"
         await self._db.execute(
-            "INSERT INTO users (telegram_id, is_coordinator, created_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (telegram_id) DO UPDATE SET is_coordinator = excluded.is_coordinator",
-            (telegram_id, int(value), to_db(now)),
+            "UPDATE users SET is_coordinator = 0, coordinator_source = NULL"
+            f" WHERE coordinator_source = 'env' AND telegram_id NOT IN ({marks})",
+            listed,
         )
+        await self._db.executemany(
+            "INSERT INTO users (telegram_id, is_coordinator, coordinator_source, created_at)"
+            " VALUES (?, 1, 'env', ?) ON CONFLICT (telegram_id) DO UPDATE SET"
+            " is_coordinator = 1, coordinator_source = 'env'",
+            [(uid, to_db(now)) for uid in listed],
+        )
+
+    async def grant_coordinator(self, telegram_id: int, granted_by: int) -> bool:
+        """Only for someone who has written to the bot; False otherwise."""
+        changed = await self._db.execute(
+            "UPDATE users SET is_coordinator = 1, coordinator_source = 'chat',"
+            " coordinator_granted_by = ? WHERE telegram_id = ? AND last_seen IS NOT NULL"
+            " AND is_coordinator = 0",
+            (granted_by, telegram_id),
+        )
+        return changed == 1
+
+    async def revoke_coordinator(self, telegram_id: int) -> bool:
+        """Takes back rights granted in chat; rights from BOT_COORDINATORS stay (see there)."""
+        changed = await self._db.execute(
+            "UPDATE users SET is_coordinator = 0, coordinator_source = NULL,"
+            " coordinator_granted_by = NULL WHERE telegram_id = ? AND is_coordinator = 1"
+            " AND coalesce(coordinator_source, 'chat') = 'chat'",
+            (telegram_id,),
+        )
+        return changed == 1
+
+    async def coordinators(self) -> list[User]:
+        rows = await self._db.fetchall(
+            _USER_SELECT + " WHERE u.is_coordinator = 1 ORDER BY u.coordinator_source DESC,"
+            " u.first_name, u.telegram_id"
+        )
+        return self._db.each(rows, _user)
 
     async def set_reminder_prefs(
         self,
@@ -448,19 +521,52 @@ class UserRepository:
             result.setdefault(r["cohort_id"], set()).add(r["reminder_leads"])
         return result
 
-    async def revoke_roles(self, telegram_id: int) -> str:
-        """Removes coordinator rights and every membership; returns what there was."""
-        memberships = await self.memberships(telegram_id)
-        user = await self.get(telegram_id)
-        before = ", ".join(f"{m.role.value}@{m.cohort_id}" for m in memberships)
-        if user is not None and user.is_coordinator:
-            before = ", ".join(p for p in ("coordinator", before) if p)
-        await self._db.execute("DELETE FROM memberships WHERE user_id = ?", (telegram_id,))
-        await self._db.execute(
-            "UPDATE users SET is_coordinator = 0, cohort_id = NULL WHERE telegram_id = ?",
+    async def demote_supervisor(self, telegram_id: int) -> list[int]:
+        """Supervisor memberships become student ones; returns the cohorts concerned."""
+        rows = await self._db.fetchall(
+            "SELECT cohort_id FROM memberships WHERE user_id = ? AND role = 'supervisor'"
+            " ORDER BY cohort_id",
             (telegram_id,),
         )
-        return before
+        await self._db.execute(
+            "UPDATE memberships SET role = 'student' WHERE user_id = ? AND role = 'supervisor'",
+            (telegram_id,),
+        )
+        return [r["cohort_id"] for r in rows]
+
+    async def leave_all(self, telegram_id: int) -> list[int]:
+        """Removes every membership; returns the cohorts left."""
+        rows = await self._db.fetchall(
+            "SELECT cohort_id FROM memberships WHERE user_id = ? ORDER BY cohort_id",
+            (telegram_id,),
+        )
+        await self._db.execute("DELETE FROM memberships WHERE user_id = ?", (telegram_id,))
+        await self._db.execute(
+            "UPDATE users SET cohort_id = NULL WHERE telegram_id = ?", (telegram_id,)
+        )
+        return [r["cohort_id"] for r in rows]
+
+    async def leave_student_cohorts(self, telegram_id: int, except_cohort: int) -> list[int]:
+        """A student moving to another cohort leaves the one(s) they studied in before."""
+        rows = await self._db.fetchall(
+            "SELECT cohort_id FROM memberships WHERE user_id = ? AND role = 'student'"
+            " AND cohort_id != ?",
+            (telegram_id, except_cohort),
+        )
+        await self._db.execute(
+            "DELETE FROM memberships WHERE user_id = ? AND role = 'student' AND cohort_id != ?",
+            (telegram_id, except_cohort),
+        )
+        return [r["cohort_id"] for r in rows]
+
+    async def set_current(self, telegram_id: int, cohort_id: int) -> bool:
+        """Makes one of the user's cohorts the one they read; False if not a member."""
+        changed = await self._db.execute(
+            "UPDATE users SET cohort_id = ? WHERE telegram_id = ? AND EXISTS (SELECT 1 FROM"
+            " memberships WHERE user_id = ? AND cohort_id = ?)",
+            (cohort_id, telegram_id, telegram_id, cohort_id),
+        )
+        return changed == 1
 
     async def set_reachable(self, telegram_id: int, value: bool) -> None:
         await self._db.execute(
@@ -468,15 +574,8 @@ class UserRepository:
         )
 
     async def join(self, telegram_id: int, cohort_id: int, role: Role, now: datetime) -> None:
-        """Adds the membership and makes that cohort the one the user reads.
-
-        A student belongs to one cohort at a time: joining another leaves the previous one.
-        """
-        if role is Role.STUDENT:
-            await self._db.execute(
-                "DELETE FROM memberships WHERE user_id = ? AND cohort_id != ? AND role = ?",
-                (telegram_id, cohort_id, Role.STUDENT.value),
-            )
+        """Adds the membership (a supervisor stays one) and makes that cohort the one the user
+        reads. Other memberships are kept: leaving them is the caller's decision."""
         await self._db.execute(
             "INSERT INTO memberships (user_id, cohort_id, role, joined_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (user_id, cohort_id) DO UPDATE SET role = CASE"
@@ -491,29 +590,17 @@ class UserRepository:
         rows = await self._db.fetchall(
             "SELECT * FROM memberships WHERE user_id = ? ORDER BY joined_at", (telegram_id,)
         )
-        return [
-            Membership(r["user_id"], r["cohort_id"], Role(r["role"]), from_db(r["joined_at"]))  # type: ignore[arg-type]
-            for r in rows
-        ]
+        return self._db.each(rows, _membership)
 
     async def members_of(self, cohort_id: int) -> list[tuple[User, Membership]]:
         rows = await self._db.fetchall(
-            "SELECT u.*, m.role AS member_role, m.joined_at AS member_joined FROM memberships m"
+            "SELECT u.*, m.role AS member_role, m.joined_at AS member_joined,"
+            " m.cohort_id AS member_cohort FROM memberships m"
             " JOIN users u ON u.telegram_id = m.user_id WHERE m.cohort_id = ?"
             " ORDER BY m.role DESC, u.first_name, u.telegram_id",
             (cohort_id,),
         )
-        result = []
-        for r in rows:
-            user = _user(r)
-            membership = Membership(
-                r["telegram_id"],
-                cohort_id,
-                Role(r["member_role"]),
-                from_db(r["member_joined"]),  # type: ignore[arg-type]
-            )
-            result.append((user, membership))
-        return result
+        return self._db.each(rows, _member)
 
 
 class InviteRepository:
@@ -539,7 +626,7 @@ class InviteRepository:
 
     async def get(self, code: str) -> Invite | None:
         row = await self._db.fetchone("SELECT * FROM invites WHERE code = ?", (code,))
-        return _invite(row) if row else None
+        return self._db.one(row, _invite)
 
     async def count_use(self, code: str, now: datetime) -> bool:
         """Takes one use of a live invite atomically; False when it is used up or expired."""
@@ -554,7 +641,7 @@ class InviteRepository:
         rows = await self._db.fetchall(
             "SELECT * FROM invites WHERE cohort_id = ? ORDER BY created_at DESC", (cohort_id,)
         )
-        return [_invite(r) for r in rows]
+        return self._db.each(rows, _invite)
 
     async def revoke(self, code: str) -> bool:
         return (
@@ -591,18 +678,7 @@ class ChangeRepository:
         rows = await self._db.fetchall(
             "SELECT * FROM session_changes WHERE processed = 0 ORDER BY id LIMIT ?", (limit,)
         )
-        return [
-            SessionChangeRecord(
-                id=r["id"],
-                session_id=r["session_id"],
-                kind=r["kind"],
-                old_starts_at=from_db(r["old_starts_at"]),
-                old_ends_at=from_db(r["old_ends_at"]),
-                old_location=r["old_location"],
-                created_at=from_db(r["created_at"]),  # type: ignore[arg-type]
-            )
-            for r in rows
-        ]
+        return self._db.each(rows, _change)
 
     async def mark_processed(self, change_id: int) -> None:
         await self._db.execute(
@@ -678,7 +754,7 @@ class AnnouncementRepository:
             sender_id=row["sender_id"],
             text=row["text"],
             status=row["status"],
-            created_at=from_db(row["created_at"]),  # type: ignore[arg-type]
+            created_at=_instant(row["created_at"]),
             reported=bool(row["reported"]),
         )
 
