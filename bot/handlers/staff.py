@@ -64,10 +64,14 @@ async def broadcast(update: Update, context: BotContext) -> None:
                 # that exists but is not theirs gets the same answer as one that does not.
                 hint = tr("Usage: /broadcast <cohort code|all> <text>")
                 if own and not actor.is_coordinator:
+                    # "all" is for coordinators; anything else is not a group of theirs.
                     hint = (
-                        tr("Usage: /broadcast <cohort code> <text>")
-                        + " "
-                        + tr("Your groups: {codes}.").format(codes=", ".join(c.code for c in own))
+                        refuse(context)
+                        if first.lower() == ALL
+                        else tr("Usage: /broadcast <cohort code> <text>")
+                    )
+                    hint += " " + tr("Your groups: {codes}.").format(
+                        codes=", ".join(c.code for c in own)
                     )
                 await usage(update, hint)
                 return
