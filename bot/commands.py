@@ -63,7 +63,7 @@ COMMANDS: tuple[Command, ...] = (
             N_("<group>")),
     Command("invites", N_("Invite links of a group"), COORDINATORS, N_("<group>")),
     Command("revoke", N_("Withdraw an invite link"), COORDINATORS, N_("<code>")),
-    Command("coordinators", N_("Who is a coordinator, and since when"), COORDINATORS),
+    Command("coordinators", N_("Who is a coordinator, and who granted it"), COORDINATORS),
     Command("grant", N_("Make someone a coordinator"), COORDINATORS,
             N_("<user id> coordinator")),
     Command("revoke_role", N_("Take away someone's role"), COORDINATORS,

@@ -203,7 +203,7 @@ async def revoke_role(update: Update, context: BotContext) -> None:
         lines.append(tr("{person} has no other role to take away.").format(person=person(target)))
         await reply(update, "\n".join(lines))
         return
-    lines.append(tr("{person} will:").format(person=person(target)))
+    lines.append(tr("What will change for {person}:").format(person=person(target)))
     lines += _change_lines(change, tr)
     await reply(
         update,
@@ -217,16 +217,18 @@ async def revoke_role(update: Update, context: BotContext) -> None:
 def _change_lines(change: RoleChange, tr: Translator) -> list[str]:
     lines = []
     if change.coordinator:
-        lines.append("• " + tr("lose the coordinator rights"))
+        lines.append("• " + tr("coordinator rights are taken back"))
     if change.demoted:
         lines.append(
             "• "
-            + tr("stop being the supervisor of {groups} and stay there as a student").format(
+            + tr("no longer the supervisor of {groups}; stays there as a student").format(
                 groups=cohort_names(change.demoted, tr)
             )
         )
     if change.removed:
-        lines.append("• " + tr("leave {groups}").format(groups=cohort_names(change.removed, tr)))
+        lines.append(
+            "• " + tr("removed from {groups}").format(groups=cohort_names(change.removed, tr))
+        )
     return lines
 
 
@@ -265,7 +267,12 @@ async def role_pressed(update: Update, context: BotContext) -> None:
             query, tr("{person} has no other role to take away.").format(person=person(target))
         )
         return
-    lines = ["✅ " + tr("Done. {person} has been told that they:").format(person=person(target))]
+    lines = [
+        "✅ "
+        + tr("Done. What changed for {person} (they have been told):").format(
+            person=person(target)
+        )
+    ]
     await edit(query, "\n".join(lines + _change_lines(change, tr)))
     await refresh_menu(context, target.telegram_id)
 
