@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bot import cli
+from bot.logs import protect_terminal
 
 
 def parser() -> argparse.ArgumentParser:
@@ -20,6 +22,9 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the playground: the real bot against a local emulator")
     demo.add_argument("--script", help="replay the lines of this file and print the transcript")
     demo.add_argument("--language", default="en", choices=["en", "ru", "uz"])
+    demo.add_argument(
+        "--start", metavar="'YYYY-MM-DD HH:MM'", help="start the clock here (Asia/Almaty time)"
+    )
 
     imp = sub.add_parser("import", help="import cohorts, sessions or contacts (CSV or XLSX)")
     imp.add_argument("files", nargs="+", metavar="FILE")
@@ -30,7 +35,12 @@ def parser() -> argparse.ArgumentParser:
     inv.add_argument("role", choices=["student", "supervisor"])
     inv.add_argument("--uses", type=int, default=None, help="how many people may use it")
     inv.add_argument("--days", type=int, default=None, help="days until it expires")
-    inv.add_argument("--bot-username", default=None, help="instead of asking Telegram (getMe)")
+    inv.add_argument(
+        "--bot-username",
+        default=None,
+        metavar="NAME",
+        help="the bot's username, with or without @, instead of asking Telegram (getMe)",
+    )
     sub.add_parser("check", help="health check: database, catalogs, and getMe with a token")
     backup = sub.add_parser("backup", help="online backup of the database, safe while running")
     backup.add_argument("file")
@@ -41,6 +51,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before anything can print: the token never reaches the terminal, whatever prints it
+    # (python-telegram-bot's InvalidToken message carries it, and so would a traceback).
+    protect_terminal(os.environ.get("TELEGRAM_BOT_TOKEN", "").strip())
     args = parser().parse_args(argv)
     handlers = {
         "run": cli.run,

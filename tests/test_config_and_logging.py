@@ -116,3 +116,101 @@ async def _run_and_read_logs(emulator, tmp_path: Path) -> None:  # type: ignore[
     assert "ready" in text  # it did log, at INFO
     secret = emulator.token.split(":", 1)[1]
     assert secret not in text
+
+
+# -- issue 8, item 18: the token never reaches the terminal, whatever prints it --------------
+
+# A token shaped like a real one (the pattern catches it too) and one that is not (only the
+# configured secret can be recognised): both must stay off the terminal.
+REFUSED_TOKENS = (
+    "5555555555:AAF-another_secret_token_value_xyzw",
+    "42:plain-secret-that-looks-like-nothing",
+)
+
+
+async def _refusing_server(status: int):  # type: ignore[no-untyped-def]
+    """A loopback server answering every Bot API call as Telegram does for a bad token."""
+    from aiohttp import web
+
+    phrase = {401: "Unauthorized", 404: "Not Found"}[status]
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"ok": False, "error_code": status, "description": phrase}, status=status
+        )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", refuse)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/bot"
+
+
+@pytest.mark.parametrize("status", [401, 404])
+async def test_a_refused_token_is_never_printed(tmp_path: Path, status: int) -> None:
+    import asyncio
+
+    from bot.emulator import BotApiEmulator
+    from tests.conftest import seed_demo
+
+    database = tmp_path / "bot.sqlite3"
+    await seed_demo(database)
+    if status == 401:  # the project's emulator answers 401 to any other token
+        server = BotApiEmulator(token="7012345678:AAHk3-the_emulators_own_token_abcdef")
+        await server.start()
+        base_url, stop = server.base_url, server.stop
+    else:
+        runner, base_url = await _refusing_server(404)
+        stop = runner.cleanup
+    phrase = {401: "401 Unauthorized", 404: "404 Not Found"}[status]
+    try:
+        for command, token in (
+            (["run"], REFUSED_TOKENS[0]),
+            (["check"], REFUSED_TOKENS[1]),
+            (["invite", "TPI-2026", "student"], REFUSED_TOKENS[0]),
+            (["run"], REFUSED_TOKENS[1]),
+            (["check"], REFUSED_TOKENS[0]),
+            (["invite", "TPI-2026", "student"], REFUSED_TOKENS[1]),
+        ):
+            env = {**os.environ, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_BASE_URL": base_url,
+                   "BOT_DATABASE": str(database)}  # fmt: skip
+            result = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "bot", *command], cwd=ROOT, env=env,
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            everything = result.stdout + result.stderr
+            secret = token.split(":", 1)[1]
+            assert token not in everything and secret not in everything, (command, everything)
+            assert result.returncode == 1, (command, everything)
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1, (command, result.stderr)
+            assert lines[0].endswith(
+                f"Telegram refused the token ({phrase}); check TELEGRAM_BOT_TOKEN"
+            ), (command, lines)
+            assert "Traceback" not in everything
+    finally:
+        await stop()
+
+
+def test_the_terminal_is_redacted_even_when_a_token_is_written_in_pieces() -> None:
+    # What print() of an exception and an uncaught traceback do: straight to the stream.
+    code = (
+        "import sys\n"
+        "from bot.logs import protect_terminal\n"
+        f"protect_terminal({TOKEN!r})\n"
+        f"token = {TOKEN!r}\n"
+        "print('as a whole:', token)\n"
+        "sys.stdout.write('in pieces: ' + token[:7]); sys.stdout.write(token[7:] + '\\n')\n"
+        "print('percent-encoded:', token.replace(':', '%3A'), file=sys.stderr)\n"
+        "print('another token: 1234567890:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc')\n"
+        "raise RuntimeError('bad token ' + token)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    everything = result.stdout + result.stderr
+    assert "very_secret" not in everything and "ABCDEFGHIJ" not in everything
+    assert "as a whole: <secret>" in result.stdout and "in pieces: <secret>" in result.stdout
+    assert "RuntimeError: bad token <secret>" in result.stderr

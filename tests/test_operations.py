@@ -124,7 +124,8 @@ async def test_check_backup_stats_and_purge(tmp_path: Path) -> None:
             await storage.users.join(uid, cohort.id, Role.STUDENT, now)
         await storage.deliveries.claim("reminder", "x", 1, now)
         await storage.deliveries.finish("reminder", "x", 1, "sent", now)
-    assert run_cli("check", database=database).stdout.strip() == "ok"
+    checked = run_cli("check", database=database).stdout.strip().splitlines()
+    assert checked[-1] == "ok"
     broken = tmp_path / "broken.sqlite3"
     broken.write_bytes(b"this is not a database" * 100)
     result = run_cli("check", database=broken)
@@ -293,3 +294,87 @@ async def test_sigterm_stops_gracefully_and_the_outbox_survives(
     copies = Counter(m.chat_id for m in emulator.sent if "Graceful" in (m.text or ""))
     assert set(copies) == set(members) and set(copies.values()) == {1}
     assert SERVICES_KEY not in app.bot_data
+
+
+# -- issue 8, item 14: command-line mistakes get one line and exit 1, and create nothing -----
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], status: int = 1) -> str:
+    assert result.returncode == status, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+async def test_backup_to_a_path_that_cannot_be_written(tmp_path: Path) -> None:
+    database = tmp_path / "ops.sqlite3"
+    await seed_demo(database)
+    (tmp_path / "a-file").write_text("not a folder")
+    before = files_under(tmp_path)
+    for target in (tmp_path / "missing" / "copy.sqlite3", tmp_path / "a-file" / "copy.sqlite3"):
+        line = one_line_error(run_cli("backup", str(target), database=database))
+        assert line.startswith(f"error: cannot write the backup to {target}"), line
+    line = one_line_error(run_cli("backup", str(tmp_path / "a-file"), database=database))
+    assert "exists; choose a new file" in line
+    assert files_under(tmp_path) == before  # no half-written copy, no folder made
+
+
+async def test_commands_that_read_the_database_never_create_one(tmp_path: Path) -> None:
+    nowhere = tmp_path / "no-such-folder" / "bot.sqlite3"
+    for command in (["check"], ["stats"], ["purge", "TPI-2026"], ["backup", "x.sqlite3"],
+                    ["invite", "TPI-2026", "student", "--bot-username", "demo_bot"]):  # fmt: skip
+        line = one_line_error(run_cli(*command, database=nowhere))
+        assert f"the folder of BOT_DATABASE ({nowhere.parent}) does not exist" in line, line
+    missing = tmp_path / "missing.sqlite3"
+    for command in (["check"], ["stats"]):
+        line = one_line_error(run_cli(*command, database=missing))
+        assert f"there is no database at {missing}" in line, line
+    assert files_under(tmp_path) == []
+
+
+async def test_check_says_what_it_checked(tmp_path: Path) -> None:
+    database = tmp_path / "ops.sqlite3"
+    await seed_demo(database)
+    result = run_cli("check", database=database, TELEGRAM_BOT_TOKEN="")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "time zones", "translations", "database", "telegram", "ok",
+    ]  # fmt: skip
+    assert f"database: {database} opens" in result.stdout and "1 cohorts" in result.stdout
+    assert "telegram: not checked (TELEGRAM_BOT_TOKEN is not set)" in result.stdout
+
+
+async def test_check_with_a_token_asks_telegram(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    database = tmp_path / "ops.sqlite3"
+    await seed_demo(database)
+    result = await asyncio.to_thread(
+        run_cli, "check", database=database, TELEGRAM_BOT_TOKEN=emulator.token,
+        TELEGRAM_BASE_URL=emulator.base_url,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"telegram: getMe answers @{emulator.bot_username}" in result.stdout
+
+
+async def test_invite_takes_the_bot_username_with_or_without_at(tmp_path: Path) -> None:
+    database = tmp_path / "ops.sqlite3"
+    await seed_demo(database)
+    env = {"TELEGRAM_BOT_TOKEN": ""}
+    for given in ("mobility_demo_bot", "@mobility_demo_bot"):
+        result = run_cli(
+            "invite", "TPI-2026", "student", "--bot-username", given, database=database, **env
+        )
+        assert result.returncode == 0, result.stderr
+        assert re.fullmatch(
+            r"https://t\.me/mobility_demo_bot\?start=[A-Za-z0-9_-]+", result.stdout.strip()
+        ), result.stdout
+    bad = run_cli("invite", "TPI-2026", "student", "--bot-username", "@@x y", database=database)
+    line = one_line_error(bad, 2)
+    assert "is not a Telegram username" in line
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Command line")[1].split("\n## ")[0]
+    assert "--bot-username" in table

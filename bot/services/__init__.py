@@ -34,6 +34,7 @@ class Services:
     invites: InviteService
     itinerary: ItineraryService
     sender: Sender
+    scheduler: JobScheduler  # the timed jobs; the playground's clock re-times them
     reminders: ReminderService
     broadcasts: BroadcastService
     admin: AdminService
@@ -62,6 +63,7 @@ class Services:
             invites=InviteService(storage, clock, settings.invite_days),
             itinerary=ItineraryService(storage, clock),
             sender=sender,
+            scheduler=scheduler,
             reminders=reminders,
             broadcasts=BroadcastService(storage, clock, sender),
             admin=AdminService(storage, clock, importer, reminders),
