@@ -396,6 +396,14 @@ class Playground:
         self.joined.add(persona.key)
         self.print(f"[{persona.first_name} opens the invite link t.me/...?start={code}]")
         await self._exchange(lambda: self.emu.send_text(persona.user_id, f"/start {code}"))
+        # A supervisor link asks before it takes effect; the persona confirms, as they would.
+        question = self.last_with_buttons.get(persona.user_id)
+        confirm = [d for _, d in (question.buttons() if question else []) if ":ok:" in d]
+        if question is not None and confirm and confirm[0].startswith("v1:join:"):
+            self.print(f"[{persona.first_name} confirms]")
+            await self._exchange(
+                lambda: self.emu.press_button(persona.user_id, question.message_id, confirm[0])
+            )
 
     async def press(self, number: int) -> None:
         message = self.last_with_buttons.get(self.persona.user_id)
