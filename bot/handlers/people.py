@@ -187,8 +187,11 @@ async def revoke_role(update: Update, context: BotContext) -> None:
     if len(args) not in (1, 2) or not is_number(args[0]) or (len(args) == 2 and not remove):
         await usage(update, tr("Usage: /revoke_role <Telegram user id> [remove]"))
         return
-    target = await _known_target(update, context, args[0])
+    target = await context.services.storage.users.get(int(args[0]))
     if target is None:
+        await reply(
+            update, tr("I do not know anyone with the id {id}.").format(id=escape(args[0]))
+        )
         return
     change = await context.services.roles.plan_revoke(target, remove=remove)
     lines = []
@@ -248,7 +251,11 @@ async def role_pressed(update: Update, context: BotContext) -> None:
         await edit(query, tr("Cancelled: nothing was changed."))
         return
     services = context.services
-    target = await services.roles.known_person(target_id)
+    target = (
+        await services.roles.known_person(target_id)
+        if action == "g"
+        else await services.storage.users.get(target_id)
+    )
     if target is None:
         await edit(query, tr("This button is out of date."))
         return
