@@ -160,7 +160,7 @@ def register_handlers(app: Application, settings: Settings) -> None:
     # A spreadsheet sent with the caption /import: validated and previewed, saved on Confirm.
     app.add_handler(
         MessageHandler(
-            private & filters.Document.ALL & filters.CaptionRegex(r"^/import(@\w+)?(\s|$)"),
+            private & filters.Document.ALL & filters.CaptionRegex(r"(?i)^/import(@\w+)?(\s|$)"),
             files.import_document,
         )
     )

@@ -82,7 +82,7 @@ async def invite(update: Update, context: BotContext) -> None:
     await reply(
         update,
         tr("Invite link for {cohort} ({role}):").format(
-            cohort=escape(cohort.name), role=role_name(role, tr)
+            cohort=escape(cohort.name.get(tr.language)), role=role_name(role, tr)
         )
         + f"\n{link}\n\n"
         + tr("Valid until {date} ({zone} time).").format(date=expires, zone=cohort.timezone)

@@ -21,7 +21,7 @@ async def start(update: Update, context: BotContext) -> None:
     user = context.user
     if user is not None and user.cohort_id is not None:
         cohort = await context.services.storage.cohorts.get(user.cohort_id)
-        name = escape(cohort.name) if cohort else ""
+        name = escape(cohort.name.get(tr.language)) if cohort else ""
         await reply(
             update,
             tr("Welcome back! You are in the group {cohort}.").format(cohort=name)
@@ -59,7 +59,9 @@ async def _join(update: Update, context: BotContext, code: str) -> None:
             text = tr("Welcome to {cohort}! Your role: {role}.")
         else:
             text = tr("You are already in {cohort}. Your role: {role}.")
-        text = text.format(cohort=escape(result.cohort.name), role=role_name(result.role, tr))
+        text = text.format(
+            cohort=escape(result.cohort.name.get(tr.language)), role=role_name(result.role, tr)
+        )
         text += "\n\n" + tr(
             "Try /today for today's plan, /next for the next session and /contacts for whom "
             "to call. /help lists everything."

@@ -175,4 +175,21 @@ CREATE TABLE errors (
 )
 """
 
-MIGRATIONS: list[str] = [V1_FOUNDATION, V2_REMINDERS, V3_STAFF, V4_OPERATIONS]
+# What students read, in three languages: the existing column stays the base (English) value,
+# an empty translation falls back like titles do (models.Localized).
+V5_LANGUAGES = """
+ALTER TABLE cohorts ADD COLUMN name_ru TEXT NOT NULL DEFAULT '';
+ALTER TABLE cohorts ADD COLUMN name_uz TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN location_ru TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN location_uz TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN host_ru TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN host_uz TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN notes_ru TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN notes_uz TEXT NOT NULL DEFAULT '';
+ALTER TABLE contacts ADD COLUMN name_ru TEXT NOT NULL DEFAULT '';
+ALTER TABLE contacts ADD COLUMN name_uz TEXT NOT NULL DEFAULT '';
+ALTER TABLE session_changes ADD COLUMN old_location_ru TEXT;
+ALTER TABLE session_changes ADD COLUMN old_location_uz TEXT
+"""
+
+MIGRATIONS: list[str] = [V1_FOUNDATION, V2_REMINDERS, V3_STAFF, V4_OPERATIONS, V5_LANGUAGES]
