@@ -244,9 +244,9 @@ def _check_part(
     except expat.ExpatError as exc:
         raise _not_xlsx(
             filename,
-            N_("this is not a valid .xlsx workbook: {part} is broken at line {line}:{column}"),
+            N_("this is not a valid .xlsx workbook: {part} is broken at line {number}:{column}"),
             part=part,
-            line=exc.lineno,
+            number=exc.lineno,
             column=exc.offset + 1,
         ) from None
     except (zipfile.BadZipFile, EOFError, OSError, zlib.error):
