@@ -114,6 +114,25 @@ async def test_unknown_column_is_a_warning_not_an_error(harness: BotHarness) -> 
     assert "No changes" in answer  # the rest of the file is read as before
 
 
+async def test_changing_the_base_text_alone_warns_that_translations_are_stale(
+    demo_storage: Storage,
+) -> None:
+    from bot.services.importer import Importer
+
+    text = edit_sessions(demo_sessions(), "TPI-2026-S06", location="Room 999 (new)")
+    plan = await Importer(demo_storage).plan_files([("s.csv", text.encode())])
+    assert plan.ok and plan.count("changed") == 1
+    assert [w.render() for w in plan.warnings] == [
+        "s.csv, line 7: location changed but its Russian or Uzbek text did not; "
+        "students reading those may see the old text"
+    ]
+    both = edit_sessions(
+        demo_sessions(), "TPI-2026-S06", location="Room 999", location_ru="Ауд. 999",
+        location_uz="999-xona",
+    )  # fmt: skip
+    assert not (await Importer(demo_storage).plan_files([("s.csv", both.encode())])).warnings
+
+
 async def test_export_writes_every_language_and_reimports_to_no_change(
     harness: BotHarness,
 ) -> None:

@@ -49,6 +49,7 @@ KNOWN_COLUMNS = {
     "contacts": set(CONTACT_COLUMNS + CONTACT_OPTIONAL),
 }
 SHARED = "*"
+LANGS = ("ru", "uz")
 CANCELLED_REASON_REMOVED = "removed from the itinerary"
 
 # Telegram allows 4,096 characters a message, counted in UTF-16 units (an emoji counts two).
@@ -224,8 +225,9 @@ class Importer:
             self._plan_cohorts(table, existing, stays, plan)
         seen_sessions: dict[str, set[str]] = {}
         new_sessions: dict[str, list[SessionFields]] = {}
+        origins: dict[tuple[str, str], tuple[str, int]] = {}  # (cohort, key) -> (file, line)
         for table in by_kind["sessions"]:
-            self._plan_sessions(table, stays, seen_sessions, new_sessions, plan)
+            self._plan_sessions(table, stays, seen_sessions, new_sessions, origins, plan)
         new_contacts: dict[str, list[ContactFields]] = {}
         for table in by_kind["contacts"]:
             self._plan_contacts(table, stays, new_contacts, plan)
@@ -233,7 +235,8 @@ class Importer:
         if plan.problems:
             plan.problems.sort(key=lambda p: (p.source, p.line or 0))
             return plan
-        await self._diff_sessions(existing, stays, new_sessions, plan)
+        await self._diff_sessions(existing, stays, new_sessions, origins, plan)
+        plan.warnings.sort(key=lambda p: (p.source, p.line or 0))
         await self._diff_contacts(existing, new_contacts, plan)
         return plan
 
@@ -301,6 +304,7 @@ class Importer:
         stays: dict[str, _Stay],
         seen: dict[str, set[str]],
         result: dict[str, list[SessionFields]],
+        origins: dict[tuple[str, str], tuple[str, int]],
         plan: ImportPlan,
     ) -> None:
         has_ids = "id" in table.header
@@ -364,6 +368,7 @@ class Importer:
             if key and key.upper() in keys:
                 bad(N_("session “{id}” appears twice for cohort {code}"), id=key, code=code)
             keys.add(key.upper())
+            origins[(code, key.upper())] = (table.source, line)
             if errors:
                 plan.problems.extend(errors)
                 continue
@@ -448,6 +453,7 @@ class Importer:
         existing: dict[str, Cohort],
         stays: dict[str, _Stay],
         new_sessions: dict[str, list[SessionFields]],
+        origins: dict[tuple[str, str], tuple[str, int]],
         plan: ImportPlan,
     ) -> None:
         for code, sessions in new_sessions.items():
@@ -464,6 +470,19 @@ class Importer:
                     plan.sessions.append(
                         SessionChange(before, _keep_reason(fields, before), cohort_code, zone)
                     )
+                    source, line = origins[(code, fields.external_id.upper())]
+                    for column in _stale_translations(SessionFields.of(before), fields):
+                        plan.warnings.append(
+                            problem(
+                                source,
+                                line,
+                                N_(
+                                    "{column} changed but its Russian or Uzbek text did not; "
+                                    "students reading those may see the old text"
+                                ),
+                                column=column,
+                            )
+                        )
             for left_out in current.values():
                 if not left_out.cancelled:
                     after = SessionFields.of(left_out)
@@ -548,6 +567,21 @@ class Importer:
             await self._storage.sessions.update(s.id, moved)
             await self._storage.changes.record(s.id, "changed", s, self._clock.now())
             result.changed_session_ids.append(s.id)
+
+
+def _stale_translations(before: SessionFields, after: SessionFields) -> list[str]:
+    """Base columns edited while a translation stayed as it was (likely forgotten)."""
+    stale = []
+    for name, column in (
+        ("title", "title_en"), ("department", "department_en"), ("location", "location"),
+        ("host", "host"), ("notes", "notes"),
+    ):  # fmt: skip
+        old, new = getattr(before, name), getattr(after, name)
+        if old.en != new.en and any(
+            getattr(old, lang) and getattr(old, lang) == getattr(new, lang) for lang in LANGS
+        ):
+            stale.append(column)
+    return stale
 
 
 def _keep_reason(fields: SessionFields, before: Session) -> SessionFields:
