@@ -288,7 +288,15 @@ def _read_xlsx(filename: str, content: bytes) -> list[Table]:
     _check_archive(filename, content)
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, ElementTree.ParseError):
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        OSError,
+        TypeError,
+        OverflowError,
+        ElementTree.ParseError,
+    ):
         raise FileProblem(
             problem(filename, None, N_("this is not a valid .xlsx workbook"))
         ) from None
@@ -319,7 +327,14 @@ def _read_xlsx(filename: str, content: bytes) -> list[Table]:
                         )
                     rows.append((number, _row(header, texts)))
             tables.append(Table(source, header, tuple(rows)))
-    except (KeyError, ValueError, TypeError, ElementTree.ParseError, zipfile.BadZipFile):
+    except (
+        KeyError,
+        ValueError,
+        TypeError,
+        OverflowError,
+        ElementTree.ParseError,
+        zipfile.BadZipFile,
+    ):
         raise FileProblem(
             problem(filename, None, N_("this is not a valid .xlsx workbook"))
         ) from None
