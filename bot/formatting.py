@@ -147,8 +147,8 @@ def contacts_text(contacts: Iterable[Contact], tr: Translator) -> str:
 
 
 def _shared_line(c: Contact, lang: str) -> str:
-    """'Ambulance: 103' for a service; 'Security: Campus desk — +7 … · mail · @handle' for a
-    person or desk whose name says more than the role."""
+    """'Ambulance: 103' for a service; 'Campus security: K.S. Omarov — +7 … · mail · @handle'
+    for a person or desk whose name says more than the role."""
     role, name = c.role.get(lang), c.name.get(lang)
     # A name the role already says ("Ambulance" / "Ambulance") is not repeated.
     if not role or name.casefold() in role.casefold():

@@ -96,7 +96,8 @@ def _plan_text(plan: ImportPlan, tr: Translator, shown: int) -> str:
             mark = "🆕" if change.kind == "added" else "✏️"
             lines.append(f"  {mark} " + _session_line(change, tr))
         lines += ["  " + line for line in _more(others, shown, tr)]
-        # The sessions the import cancels are named first of all: members are told they are off.
+        # The sessions an import cancels are named (twice as many fit as of the others):
+        # members will be told they are off, so the coordinator must see which.
         cancelled = plan.of_kind("cancelled")
         if cancelled:
             lines.append(

@@ -231,7 +231,6 @@ class Importer:
         new_contacts: dict[str, list[ContactFields]] = {}
         for table in by_kind["contacts"]:
             self._plan_contacts(table, stays, new_contacts, plan)
-        plan.warnings.sort(key=lambda p: (p.source, p.line or 0))
         if plan.problems:
             plan.problems.sort(key=lambda p: (p.source, p.line or 0))
             return plan
@@ -380,7 +379,7 @@ class Importer:
                     arrives=stay.arrives,
                     departs=stay.departs,
                 )
-            if start < NIGHT_ENDS or end > NIGHT_STARTS or end < start:
+            if start < NIGHT_ENDS or end > NIGHT_STARTS:
                 warn(
                     N_("{day} {start}–{end} is at night (22:00–06:00); is the time right?"),
                     day=day,
