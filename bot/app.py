@@ -162,11 +162,14 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("forget_me", privacy.forget_me),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
-    # A spreadsheet sent with the caption /import: validated and previewed, saved on Confirm.
+    # A spreadsheet sent with the caption /import (any case): validated and previewed, saved on
+    # Confirm. block=False: while a workbook is read in a worker thread, other people's
+    # updates are answered instead of waiting in line behind it.
     app.add_handler(
         MessageHandler(
-            private & filters.Document.ALL & filters.CaptionRegex(r"^/import(@\w+)?(\s|$)"),
+            private & filters.Document.ALL & filters.CaptionRegex(r"(?i)^/import(@\w+)?(\s|$)"),
             files.import_document,
+            block=False,
         )
     )
     app.add_handler(

@@ -160,7 +160,10 @@ async def _import(settings: Settings, paths: list[Path], *, dry_run: bool) -> in
                 print(f"  {p.render()}", file=sys.stderr)
             return 1
         print(describe_plan(plan))
-        if dry_run or plan.empty:
+        if dry_run:
+            print("Dry run: nothing was written to the database.")
+            return 0
+        if plan.empty:
             return 0
         await importer.apply(plan)
         print("Imported.")
@@ -168,9 +171,10 @@ async def _import(settings: Settings, paths: list[Path], *, dry_run: bool) -> in
 
 
 def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
-    if plan.empty:
-        return "No changes: the database already matches these files."
+    """What an import would change, in plain English for the operator's terminal."""
     lines = []
+    if plan.empty:
+        lines.append("No changes: the database already matches these files.")
     if plan.cohorts_added or plan.cohorts_changed:
         lines.append(
             f"cohorts: {len(plan.cohorts_added)} added, {len(plan.cohorts_changed)} changed"
@@ -180,12 +184,18 @@ def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
             f"sessions: {plan.count('added')} added, {plan.count('changed')} changed, "
             f"{plan.count('cancelled')} cancelled"
         )
+        for change in plan.of_kind("cancelled"):
+            start, title = change.local_start, change.after.title.get("en")
+            lines.append(f"  cancels {change.cohort_code} {start:%Y-%m-%d %H:%M} {title}")
     for change in plan.contacts:
         where = "shared" if change.cohort_code == "*" else change.cohort_code
         lines.append(
             f"contacts ({where}): {len(change.after)} in the list, "
             f"{change.added} added, {change.removed} removed"
         )
+    if plan.warnings:
+        lines.append(f"{len(plan.warnings)} warning(s) (the import is not refused for these):")
+        lines += [f"  {w.render()}" for w in plan.warnings]
     return "\n".join(lines)
 
 

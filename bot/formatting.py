@@ -75,11 +75,12 @@ def session_block(session: Session, cohort: Cohort, tr: Translator) -> str:
 
 def session_details(session: Session, tr: Translator, indent: str = "") -> list[str]:
     """Department, place, host and notes: the lines under a session's title."""
+    lang = tr.language
     details = (
-        ("🏛", session.department.get(tr.language)),
-        ("📍", session.location),
-        ("👤", session.host),
-        ("📝", session.notes),
+        ("🏛", session.department.get(lang)),
+        ("📍", session.location.get(lang)),
+        ("👤", session.host.get(lang)),
+        ("📝", session.notes.get(lang)),
     )
     return [f"{indent}{icon} {escape(text)}" for icon, text in details if text]
 
@@ -92,17 +93,39 @@ def day_text(day: date, sessions: list[Session], cohort: Cohort, tr: Translator)
     return heading + "\n" + "\n\n".join(session_block(s, cohort, tr) for s in sessions)
 
 
-def phone_link(phone: str) -> str:
-    """Compact international form, which Telegram turns into a tappable number."""
-    compact = re.sub(r"[^\d+]", "", phone)
-    return compact or phone
+def phone_text(phone: str) -> str:
+    """A phone number grouped for reading (+7 701 234 56 78). Telegram makes a number written
+    with spaces tappable as it does a compact one, so the digits stay grouped; brackets,
+    dashes and dots become spaces, and an ungrouped Kazakh or Uzbek mobile is grouped."""
+    digits = re.sub(r"\D", "", phone)
+    if phone.strip().startswith("+"):
+        if len(digits) == 11 and digits.startswith("7"):
+            return f"+7 {digits[1:4]} {digits[4:7]} {digits[7:9]} {digits[9:]}"
+        if len(digits) == 12 and digits.startswith("998"):
+            return f"+998 {digits[3:5]} {digits[5:8]} {digits[8:10]} {digits[10:]}"
+    return " ".join(re.sub(r"[()\-.]", " ", phone).split()) or phone
+
+
+# Within a cohort, whom a student calls first: the group's own supervisor, then the
+# programme's coordinator, then everyone else in the order of the contacts file. The roles
+# are told by their English role text, which every contacts file has (role_en).
+_FIRST_ROLES = ("supervisor", "coordinator")
+
+
+def _priority(contact: Contact) -> int:
+    role = contact.role.en.lower()
+    for rank, word in enumerate(_FIRST_ROLES):
+        if word in role:
+            return rank
+    return len(_FIRST_ROLES)
 
 
 def contacts_text(contacts: Iterable[Contact], tr: Translator) -> str:
     lang = tr.language
     own: dict[str, list[Contact]] = {}
     shared: list[Contact] = []
-    for contact in contacts:
+    ordered = sorted(contacts, key=_priority)  # stable: the file's order within a rank
+    for contact in ordered:
         if contact.cohort_id is None:
             shared.append(contact)
         else:
@@ -111,27 +134,48 @@ def contacts_text(contacts: Iterable[Contact], tr: Translator) -> str:
     parts = [f"<b>{escape(title)}</b>"]
     for role, people in own.items():
         lines = [f"\n<b>{escape(role)}</b>"]
-        lines.extend(_contact_line(c) for c in people)
+        lines.extend("• " + _contact_line(c.name.get(lang), c) for c in people)
         parts.append("\n".join(lines))
     if shared:
         shared_title = tr("Emergency and shared numbers")
         lines = [f"\n<b>🚨 {escape(shared_title)}</b>"]
-        for c in shared:
-            label = escape(c.role.get(lang) or c.name)
-            lines.append(f"{label}: {escape(phone_link(c.phone))}" if c.phone else label)
+        lines.extend(_shared_line(c, lang) for c in shared)
         parts.append("\n".join(lines))
     if len(parts) == 1:
         parts.append(tr("No contacts have been added yet."))
     return "\n".join(parts)
 
 
-def _contact_line(c: Contact) -> str:
-    details = [escape(phone_link(c.phone))] if c.phone else []
+def _shared_line(c: Contact, lang: str) -> str:
+    """'Ambulance: 103' for a service; 'Campus security: K.S. Omarov — +7 … · mail · @handle'
+    for a person or desk whose name says more than the role."""
+    role, name = c.role.get(lang), c.name.get(lang)
+    # A name the role already says ("Ambulance" / "Ambulance") is not repeated.
+    if not role or name.casefold() in role.casefold():
+        label, who = role or name, ""
+    elif role.casefold() in name.casefold():
+        label, who = name, ""
+    else:
+        label, who = role, name
+    line = f"<b>{escape(label)}</b>:"
+    if who:
+        return f"{line} " + _contact_line(who, c)
+    details = _details(c)
+    return f"{line} {' · '.join(details)}" if details else line.rstrip(":")
+
+
+def _details(c: Contact) -> list[str]:
+    details = [escape(phone_text(c.phone))] if c.phone else []
     if c.email:
         details.append(escape(c.email))
     if c.telegram:
         details.append(escape(c.telegram))
-    return f"• {escape(c.name)}" + (f" — {' · '.join(details)}" if details else "")
+    return details
+
+
+def _contact_line(name: str, c: Contact) -> str:
+    details = _details(c)
+    return escape(name) + (f" — {' · '.join(details)}" if details else "")
 
 
 # -- message length ---------------------------------------------------------------------------

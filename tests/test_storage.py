@@ -36,7 +36,7 @@ async def test_migrates_a_version_1_database_in_place_keeping_data(tmp_path: Pat
     async with Database(path) as db:
         assert await db.schema_version() == len(MIGRATIONS)
         cohort = await Storage(db).cohorts.by_code("old-1")
-        assert cohort is not None and cohort.name == "Old cohort"
+        assert cohort is not None and cohort.name.en == "Old cohort"
     async with Database(path) as db:  # opening again migrates nothing and loses nothing
         assert await db.schema_version() == len(MIGRATIONS)
         assert len(await Storage(db).cohorts.all()) == 1

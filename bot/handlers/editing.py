@@ -41,7 +41,7 @@ async def cohorts(update: Update, context: BotContext) -> None:
     for cohort in await storage.cohorts.all():
         members = len(await storage.users.members_of(cohort.id))
         lines.append(
-            f"• <code>{escape(cohort.code)}</code> {escape(cohort.name)} — "
+            f"• <code>{escape(cohort.code)}</code> {escape(cohort.name.get(tr.language))} — "
             f"{cohort.arrives:%Y-%m-%d}…{cohort.departs:%Y-%m-%d}, {escape(cohort.timezone)}, "
             + tr.ngettext("{n} member", "{n} members", members).format(n=members)
         )
@@ -55,7 +55,7 @@ def session_line(session: Session, cohort: Cohort, tr: Translator) -> str:
     title = escape(session.title.get(tr.language))
     line = f"<code>#{session.id}</code> {when} {title}"
     if session.location:
-        line += f" · {escape(session.location)}"
+        line += f" · {escape(session.location.get(tr.language))}"
     if session.cancelled:
         line = f"<s>{line}</s> ❌"
     return line
@@ -193,7 +193,11 @@ async def audit(update: Update, context: BotContext) -> None:
     if cohort is None:
         return
     entries = await context.services.storage.audit.latest(cohort.id, 20)
-    lines = ["<b>" + escape(tr("Latest changes in {cohort}").format(cohort=cohort.name)) + "</b>"]
+    lines = [
+        "<b>"
+        + escape(tr("Latest changes in {cohort}").format(cohort=cohort.name.get(tr.language)))
+        + "</b>"
+    ]
     for e in entries:
         at = e.at.astimezone(cohort.tz).strftime("%Y-%m-%d %H:%M")
         detail = f"{escape(e.before)} → {escape(e.after)}" if (e.before or e.after) else ""

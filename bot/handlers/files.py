@@ -10,20 +10,54 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 
 from bot.callbacks import CallbackData
 from bot.context import BotContext
+from bot.formatting import local_date
 from bot.handlers.common import action_and_id, cohort_for, edit, pressed, refuse, reply, usage
 from bot.i18n import Translator
 from bot.services.access import Permission, allowed
 from bot.services.export import export_cohort
-from bot.services.importer import ImportPlan
-from bot.services.spreadsheets import MAX_FILE_BYTES
+from bot.services.importer import ImportPlan, SessionChange, utf16_length
+from bot.services.spreadsheets import MAX_FILE_BYTES, Problem
 
 IMPORT_ACTION = "imp"
 MAX_PROBLEMS_SHOWN = 25
 
 
+# Telegram refuses a message beyond 4,096 UTF-16 units: the preview names as many rows as fit,
+# each clipped, and says how many more there are.
+MAX_MESSAGE_UNITS = 4000
+MAX_LINE_CHARS = 160
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 1] + "…"
+
+
+def _more(items: list, shown: int, tr: Translator) -> list[str]:
+    return [tr("…and {n} more.").format(n=len(items) - shown)] if len(items) > shown else []
+
+
+def _problem_lines(problems: list[Problem], shown: int, tr: Translator) -> list[str]:
+    lines = [f"• {escape(_clip(p.render(tr.gettext)))}" for p in problems[:shown]]
+    return lines + _more(problems, shown, tr)
+
+
+def _session_line(change: SessionChange, tr: Translator) -> str:
+    start = change.local_start
+    title = escape(_clip(change.after.title.get(tr.language)))
+    return f"{local_date(start.date(), tr)} {start:%H:%M} {title}"
+
+
 def plan_text(plan: ImportPlan, tr: Translator) -> str:
+    """The preview (or the refusal) of an import, within one Telegram message."""
+    for shown in (MAX_PROBLEMS_SHOWN, 12, 6, 3, 1, 0):
+        text = _plan_text(plan, tr, shown)
+        if utf16_length(text) <= MAX_MESSAGE_UNITS:
+            break
+    return text
+
+
+def _plan_text(plan: ImportPlan, tr: Translator, shown: int) -> str:
     if not plan.ok:
-        shown = plan.problems[:MAX_PROBLEMS_SHOWN]
         lines = [
             "⛔ "
             + tr.ngettext(
@@ -32,12 +66,16 @@ def plan_text(plan: ImportPlan, tr: Translator) -> str:
                 len(plan.problems),
             ).format(n=len(plan.problems))
         ]
-        lines += [f"• {escape(p.render(tr.gettext))}" for p in shown]
-        if len(plan.problems) > len(shown):
-            lines.append(tr("…and {n} more.").format(n=len(plan.problems) - len(shown)))
+        lines += _problem_lines(plan.problems, shown, tr)
         return "\n".join(lines)
+    warnings = []
+    if plan.warnings:
+        warnings = ["", "⚠️ " + tr("Worth a check (this does not stop the import):")]
+        warnings += _problem_lines(plan.warnings, shown, tr)
     if plan.empty:
-        return "✅ " + tr("No changes: everything in the file is already in the bot.")
+        return "\n".join(
+            ["✅ " + tr("No changes: everything in the file is already in the bot."), *warnings]
+        )
     lines = ["👁 " + tr("Preview of the import:")]
     if plan.cohorts_added or plan.cohorts_changed:
         lines.append(
@@ -53,12 +91,24 @@ def plan_text(plan: ImportPlan, tr: Translator) -> str:
                 cancelled=plan.count("cancelled"),
             )
         )
-        for change in plan.sessions[:15]:
-            mark = {"added": "🆕", "changed": "✏️", "cancelled": "❌"}[change.kind]
-            title = escape(change.after.title.get(tr.language))
-            lines.append(f"  {mark} {change.after.starts_at:%Y-%m-%d} {title}")
-        if len(plan.sessions) > 15:
-            lines.append("  " + tr("…and {n} more.").format(n=len(plan.sessions) - 15))
+        others = [c for c in plan.sessions if c.kind != "cancelled"]
+        for change in others[:shown]:
+            mark = "🆕" if change.kind == "added" else "✏️"
+            lines.append(f"  {mark} " + _session_line(change, tr))
+        lines += ["  " + line for line in _more(others, shown, tr)]
+        # The sessions an import cancels are named (twice as many fit as of the others):
+        # members will be told they are off, so the coordinator must see which.
+        cancelled = plan.of_kind("cancelled")
+        if cancelled:
+            lines.append(
+                tr.ngettext(
+                    "This import cancels {n} session:",
+                    "This import cancels {n} sessions:",
+                    len(cancelled),
+                ).format(n=len(cancelled))
+            )
+            lines += ["  ❌ " + _session_line(c, tr) for c in cancelled[: shown * 2]]
+            lines += ["  " + line for line in _more(cancelled, shown * 2, tr)]
     for contacts in plan.contacts:
         where = tr("every group") if contacts.cohort_code == "*" else escape(contacts.cohort_code)
         lines.append(
@@ -66,6 +116,7 @@ def plan_text(plan: ImportPlan, tr: Translator) -> str:
                 where=where, added=contacts.added, removed=contacts.removed
             )
         )
+    lines += warnings
     lines.append("\n" + tr("Nothing is saved until you press Confirm."))
     return "\n".join(lines)
 

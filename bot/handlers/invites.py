@@ -117,7 +117,7 @@ async def invite(update: Update, context: BotContext) -> None:
 
 def invite_text(created: Invite, cohort: Cohort, link: str, tr: Translator) -> str:
     """Says plainly what the link grants, to how many people, until when."""
-    name = escape(cohort.name)
+    name = escape(cohort.name.get(tr.language))
     if created.role is Role.SUPERVISOR:
         grants = tr(
             "🔑 A supervisor link for {cohort}: whoever opens it can become a supervisor of "

@@ -71,9 +71,10 @@ async def next_session(update: Update, context: BotContext) -> None:
     parts.append(f"⏭ <b>{when}</b>\n" + session_block(upcoming, cohort, tr))
     await reply(update, "\n\n".join(parts))
     if upcoming.has_coordinates and update.effective_message is not None:
+        place = upcoming.location.get(tr.language) or upcoming.department.get(tr.language)
         await update.effective_message.reply_venue(
             latitude=upcoming.latitude,
             longitude=upcoming.longitude,
             title=upcoming.title.get(tr.language)[:100],
-            address=(upcoming.location or upcoming.department.get(tr.language))[:100] or "—",
+            address=place[:100] or "—",
         )

@@ -72,7 +72,7 @@ def _confirm_keyboard(context: BotContext, code: str) -> InlineKeyboardMarkup:
 
 def _question(result: JoinResult, tr: Translator) -> str:
     assert result.cohort is not None
-    cohort = escape(result.cohort.name)
+    cohort = escape(result.cohort.name.get(tr.language))
     if result.role is Role.SUPERVISOR:
         lines = [
             "🔑 " + tr("This link makes you a supervisor of {cohort}.").format(cohort=cohort),
@@ -103,7 +103,7 @@ async def _settle(context: BotContext, result: JoinResult) -> str:
     if result.outcome not in (JoinOutcome.JOINED, JoinOutcome.ALREADY_MEMBER):
         return "⚠️ " + _refusal(result.outcome, tr)
     assert result.cohort is not None and result.role is not None and user is not None
-    cohort = escape(result.cohort.name)
+    cohort = escape(result.cohort.name.get(tr.language))
     await services.reminders.reschedule_cohort(result.cohort.id)
     for left in result.leaving:
         await services.reminders.reschedule_cohort(left.id)
@@ -165,7 +165,7 @@ async def _tell_link_maker(context: BotContext, result: JoinResult) -> None:
     def render(tr: Translator) -> Outgoing:
         text = "🔑 " + tr(
             "{person} used your supervisor link and is now a supervisor of {cohort}."
-        ).format(person=_who(user), cohort=escape(cohort.name))
+        ).format(person=_who(user), cohort=escape(cohort.name.get(tr.language)))
         if left == 0:
             text += " " + tr("The link cannot be used again.")
         elif left is not None:
@@ -201,14 +201,19 @@ async def switch_group(update: Update, context: BotContext) -> None:
         await reply(update, how_to_join(context))
         return
     current = next((c for c, _ in cohorts if c.id == user.cohort_id), None)
-    text = tr("You are reading {cohort}.").format(cohort=escape(current.name)) if current else ""
+    text = (
+        tr("You are reading {cohort}.").format(cohort=escape(current.name.get(tr.language)))
+        if current
+        else ""
+    )
     if len(cohorts) == 1:
         await reply(update, text)
         return
     buttons = [
         [
             InlineKeyboardButton(
-                ("• " if c.id == user.cohort_id else "") + f"{c.name} ({role_name(r, tr)})"[:60],
+                ("• " if c.id == user.cohort_id else "")
+                + f"{c.name.get(tr.language)} ({role_name(r, tr)})"[:60],
                 callback_data=CallbackData(GROUP_ACTION, user.telegram_id, str(c.id)).encode(),
             )
         ]
@@ -233,5 +238,7 @@ async def group_pressed(update: Update, context: BotContext) -> None:
         await query.answer(tr("This button is out of date."))
         return
     await query.answer()
-    await edit(query, tr("You are reading {cohort}.").format(cohort=escape(cohort.name)))
+    await edit(
+        query, tr("You are reading {cohort}.").format(cohort=escape(cohort.name.get(tr.language)))
+    )
     await refresh_menu(context, context.user.telegram_id)

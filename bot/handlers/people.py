@@ -42,7 +42,7 @@ async def roster(update: Update, context: BotContext) -> None:
     members = await context.services.storage.users.members_of(cohort.id)
     lines = [
         "<b>"
-        + escape(tr("Members of {cohort}").format(cohort=cohort.name))
+        + escape(tr("Members of {cohort}").format(cohort=cohort.name.get(tr.language)))
         + f"</b> ({len(members)})"
     ]
     for user, membership in members:
@@ -68,7 +68,11 @@ async def invites_list(update: Update, context: BotContext) -> None:
     if cohort is None:
         return
     now = context.services.clock.now()
-    lines = ["<b>" + escape(tr("Invite links of {cohort}").format(cohort=cohort.name)) + "</b>"]
+    lines = [
+        "<b>"
+        + escape(tr("Invite links of {cohort}").format(cohort=cohort.name.get(tr.language)))
+        + "</b>"
+    ]
     for invite in await context.services.storage.invites.for_cohort(cohort.id):
         if invite.revoked:
             state = tr("withdrawn")

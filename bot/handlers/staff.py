@@ -103,7 +103,9 @@ async def broadcast(update: Update, context: BotContext) -> None:
     announcement = await storage.announcements.get(announcement_id)
     assert announcement is not None
     count = len(await broadcasts.recipients(announcement))
-    where = tr("every group") if everyone else escape(target.name if target else "")
+    where = (
+        tr("every group") if everyone else escape(target.name.get(tr.language) if target else "")
+    )
     uid = actor.user_id
     keyboard = InlineKeyboardMarkup(
         [

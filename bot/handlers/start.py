@@ -21,7 +21,7 @@ async def start(update: Update, context: BotContext) -> None:
     user = context.user
     if user is not None and user.cohort_id is not None:
         cohort = await context.services.storage.cohorts.get(user.cohort_id)
-        name = escape(cohort.name) if cohort else ""
+        name = escape(cohort.name.get(tr.language)) if cohort else ""
         await reply(
             update,
             tr("Welcome back! You are in the group {cohort}.").format(cohort=name)

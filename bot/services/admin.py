@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.services.importer import Importer, ImportPlan
 from bot.services.reminders import ReminderService
 from bot.storage import Storage
-from bot.storage.models import Session
+from bot.storage.models import Localized, Session
 from bot.storage.repositories import SessionFields
 
 MAX_LOCATION = 200
@@ -53,7 +53,7 @@ class AdminService:
         return await self._change(actor_id, session, fields, "move", "changed")
 
     async def room(self, actor_id: int, session: Session, location: str) -> Session:
-        fields = replace(SessionFields.of(session), location=location[:MAX_LOCATION])
+        fields = replace(SessionFields.of(session), location=Localized(location[:MAX_LOCATION]))
         return await self._change(actor_id, session, fields, "room", "changed")
 
     async def _change(

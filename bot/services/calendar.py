@@ -31,7 +31,7 @@ def build_calendar(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", cohort.name)
+    calendar.add("x-wr-calname", cohort.name.get(lang))
     calendar.add("x-wr-timezone", cohort.timezone)
     for session in sessions:
         event = Event()
@@ -43,13 +43,13 @@ def build_calendar(
         event.add("dtend", session.ends_at)
         event.add("summary", session.title.get(lang))
         if session.location:
-            event.add("location", session.location)
+            event.add("location", session.location.get(lang))
         description = [
             part
             for part in (
                 session.department.get(lang),
-                session.host,
-                session.notes,
+                session.host.get(lang),
+                session.notes.get(lang),
                 session.cancel_reason if session.cancelled else "",
             )
             if part

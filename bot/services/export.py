@@ -5,16 +5,42 @@ from __future__ import annotations
 import io
 
 from openpyxl import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.services.importer import COHORT_COLUMNS, COHORT_OPTIONAL, CONTACT_COLUMNS
 from bot.storage import Storage
-from bot.storage.models import Cohort
+from bot.storage.models import Cohort, Localized
 
 SESSION_EXPORT_COLUMNS = (
     "id", "cohort", "date", "start", "end", "title_en", "title_ru", "title_uz",
-    "department_en", "department_ru", "department_uz", "location", "host", "notes",
-    "latitude", "longitude", "cancelled",
+    "department_en", "department_ru", "department_uz", "location", "location_ru", "location_uz",
+    "host", "host_ru", "host_uz", "notes", "notes_ru", "notes_uz", "latitude", "longitude",
+    "cancelled",
 )  # fmt: skip
+CONTACT_EXPORT_COLUMNS = (*CONTACT_COLUMNS[:2], "name_ru", "name_uz", *CONTACT_COLUMNS[2:])
+
+# A spreadsheet evaluates a cell that begins with one of these (=1+1, +cmd|..., @SUM(...)):
+# "formula injection" from imported text. Such cells are written as plain strings with Excel's
+# quote prefix, so they show as typed and stay text even when edited; the value itself is not
+# changed, so the export still re-imports to no change.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _three(text: Localized) -> list[str]:
+    return [text.en, text.ru, text.uz]
+
+
+def _append(sheet: Worksheet, values: list[str]) -> None:
+    sheet.append(values)
+    for cell in sheet[sheet.max_row]:
+        value = cell.value
+        if not isinstance(value, str):
+            continue
+        # openpyxl turns a string starting with "=" into a formula and "#N/A" into an error:
+        # every value here is text, so say so.
+        cell.data_type = "s"
+        if value.startswith(FORMULA_STARTS):
+            cell.quotePrefix = True
 
 
 async def export_cohort(storage: Storage, cohort: Cohort) -> bytes:
@@ -22,32 +48,39 @@ async def export_cohort(storage: Storage, cohort: Cohort) -> bytes:
     sheet = workbook.active
     sheet.title = "cohorts"
     sheet.append([*COHORT_COLUMNS, *COHORT_OPTIONAL])
-    sheet.append(
+    _append(
+        sheet,
         [
-            cohort.code, cohort.name, cohort.timezone, cohort.arrives.isoformat(),
-            cohort.departs.isoformat(), cohort.home_institution, cohort.host_institution,
-        ]
+            cohort.code, cohort.name.en, cohort.timezone, cohort.arrives.isoformat(),
+            cohort.departs.isoformat(), cohort.name.ru, cohort.name.uz, cohort.home_institution,
+            cohort.host_institution,
+        ],
     )  # fmt: skip
     sessions = workbook.create_sheet("sessions")
     sessions.append(list(SESSION_EXPORT_COLUMNS))
     for s in await storage.sessions.for_cohort(cohort.id):
         start, end = s.starts_at.astimezone(cohort.tz), s.ends_at.astimezone(cohort.tz)
-        sessions.append(
+        _append(
+            sessions,
             [
                 s.external_id, cohort.code, start.date().isoformat(), start.strftime("%H:%M"),
-                end.strftime("%H:%M"), s.title.en, s.title.ru, s.title.uz, s.department.en,
-                s.department.ru, s.department.uz, s.location, s.host, s.notes,
+                end.strftime("%H:%M"), *_three(s.title), *_three(s.department),
+                *_three(s.location), *_three(s.host), *_three(s.notes),
                 "" if s.latitude is None else repr(s.latitude),
                 "" if s.longitude is None else repr(s.longitude),
                 "yes" if s.cancelled else "no",
-            ]
+            ],
         )  # fmt: skip
     contacts = workbook.create_sheet("contacts")
-    contacts.append(list(CONTACT_COLUMNS))
+    contacts.append(list(CONTACT_EXPORT_COLUMNS))
     for c in await storage.contacts.owned_by(cohort.id):
-        contacts.append(
-            [cohort.code, c.name, c.role.en, c.role.ru, c.role.uz, c.phone, c.email, c.telegram]
-        )
+        _append(
+            contacts,
+            [
+                cohort.code, c.name.en, c.name.ru, c.name.uz, *_three(c.role), c.phone, c.email,
+                c.telegram,
+            ],
+        )  # fmt: skip
     # Text cells stay text: a phone or an id must not become a number in Excel.
     for ws in workbook.worksheets:
         for row in ws.iter_rows():

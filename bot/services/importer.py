@@ -12,34 +12,59 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.i18n import N_
+from bot.parsing import EARLIEST_DATE, LATEST_DATE, parse_date
 from bot.services.spreadsheets import (
     MAX_CELL_CHARS,
     FileProblem,
     Problem,
     Table,
     problem,
-    read_tables,
+    read_tables_off_loop,
 )
 from bot.storage import Storage
 from bot.storage.models import Cohort, Localized, Session
 from bot.storage.repositories import CohortFields, ContactFields, SessionFields
 
 COHORT_COLUMNS = ("code", "name", "timezone", "arrives", "departs")
-COHORT_OPTIONAL = ("home_institution", "host_institution")
+COHORT_OPTIONAL = ("name_ru", "name_uz", "home_institution", "host_institution")
 SESSION_COLUMNS = (
     "cohort", "date", "start", "end", "title_en", "title_ru", "title_uz",
     "department_en", "department_ru", "department_uz", "location",
 )  # fmt: skip
-SESSION_OPTIONAL = ("host", "notes", "latitude", "longitude", "id", "cancelled")
+SESSION_OPTIONAL = (
+    "location_ru", "location_uz", "host", "host_ru", "host_uz", "notes", "notes_ru", "notes_uz",
+    "latitude", "longitude", "id", "cancelled",
+)  # fmt: skip
 CONTACT_COLUMNS = ("cohort", "name", "role_en", "role_ru", "role_uz", "phone", "email", "telegram")
+CONTACT_OPTIONAL = ("name_ru", "name_uz")
+KNOWN_COLUMNS = {
+    "cohorts": set(COHORT_COLUMNS + COHORT_OPTIONAL),
+    "sessions": set(SESSION_COLUMNS + SESSION_OPTIONAL),
+    "contacts": set(CONTACT_COLUMNS + CONTACT_OPTIONAL),
+}
 SHARED = "*"
+LANGS = ("ru", "uz")
 CANCELLED_REASON_REMOVED = "removed from the itinerary"
+
+# Telegram allows 4,096 characters a message, counted in UTF-16 units (an emoji counts two).
+# With these limits a session's details (title, department, place, host, notes and the icons)
+# or a contact stay well below one message; the rest of a cell may be up to MAX_CELL_CHARS.
+FIELD_LIMITS = {
+    "name": 200, "title": 200, "department": 200, "location": 200, "host": 200, "notes": 1000,
+    "role": 200, "email": 254, "home_institution": 200, "host_institution": 200, "id": 64,
+}  # fmt: skip
+# A session this far outside its cohort's stay is a typo (a wrong year), not a plan.
+SESSION_DATE_MARGIN = timedelta(days=366)
+NIGHT_STARTS, NIGHT_ENDS = time(22, 0), time(6, 0)
+_FAR_FROM_STAY = N_(
+    "date: {value} is over a year outside the group's stay ({arrives} – {departs})"
+)
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -61,6 +86,11 @@ class SessionChange:
     before: Session | None  # None: added
     after: SessionFields
     cohort_code: str
+    timezone: str = "UTC"  # the cohort's zone: previews show local dates
+
+    @property
+    def local_start(self) -> datetime:
+        return self.after.starts_at.astimezone(ZoneInfo(self.timezone))
 
     @property
     def kind(self) -> str:
@@ -96,6 +126,8 @@ class ImportPlan:
     sessions: list[SessionChange] = field(default_factory=list)
     contacts: list[ContactsChange] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # Written anyway, but worth a look: unknown columns, sessions at night or outside the stay.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -107,6 +139,9 @@ class ImportPlan:
 
     def count(self, kind: str) -> int:
         return sum(1 for c in self.sessions if c.kind == kind)
+
+    def of_kind(self, kind: str) -> list[SessionChange]:
+        return [c for c in self.sessions if c.kind == kind]
 
 
 @dataclass
@@ -146,7 +181,7 @@ class Importer:
         plan = ImportPlan()
         for name, content in files:
             try:
-                tables.extend(read_tables(name, content))
+                tables.extend(await read_tables_off_loop(name, content))
             except FileProblem as exc:
                 plan.problems.append(exc.problem)
         if plan.problems:
@@ -169,26 +204,38 @@ class Importer:
                 )
                 continue
             by_kind[kind].append(table)
+            for column in table.header:
+                if column and column not in KNOWN_COLUMNS[kind]:
+                    plan.warnings.append(
+                        problem(
+                            table.source,
+                            1,
+                            N_("unknown column “{column}” is ignored"),
+                            column=column,
+                        )
+                    )
             for line, row in table.rows:
                 if "\x00extra" in row:
                     plan.problems.append(
                         problem(table.source, line, N_("more cells than header columns"))
                     )
         existing = {c.code.upper(): c for c in await self._storage.cohorts.all()}
-        zones = {code: c.timezone for code, c in existing.items()}
+        stays = {code: _Stay(c.timezone, c.arrives, c.departs) for code, c in existing.items()}
         for table in by_kind["cohorts"]:
-            self._plan_cohorts(table, existing, zones, plan)
+            self._plan_cohorts(table, existing, stays, plan)
         seen_sessions: dict[str, set[str]] = {}
         new_sessions: dict[str, list[SessionFields]] = {}
+        origins: dict[tuple[str, str], tuple[str, int]] = {}  # (cohort, key) -> (file, line)
         for table in by_kind["sessions"]:
-            self._plan_sessions(table, zones, seen_sessions, new_sessions, plan)
+            self._plan_sessions(table, stays, seen_sessions, new_sessions, origins, plan)
         new_contacts: dict[str, list[ContactFields]] = {}
         for table in by_kind["contacts"]:
-            self._plan_contacts(table, zones, new_contacts, plan)
+            self._plan_contacts(table, stays, new_contacts, plan)
         if plan.problems:
             plan.problems.sort(key=lambda p: (p.source, p.line or 0))
             return plan
-        await self._diff_sessions(existing, new_sessions, plan)
+        await self._diff_sessions(existing, stays, new_sessions, origins, plan)
+        plan.warnings.sort(key=lambda p: (p.source, p.line or 0))
         await self._diff_contacts(existing, new_contacts, plan)
         return plan
 
@@ -198,7 +245,7 @@ class Importer:
         self,
         table: Table,
         existing: dict[str, Cohort],
-        zones: dict[str, str],
+        stays: dict[str, _Stay],
         plan: ImportPlan,
     ) -> None:
         seen: set[str] = set()
@@ -233,14 +280,14 @@ class Importer:
                 continue
             fields = CohortFields(
                 code=code,
-                name=row["name"],
+                name=Localized(row["name"], row.get("name_ru", ""), row.get("name_uz", "")),
                 timezone=tz,
                 arrives=arrives,  # type: ignore[arg-type]
                 departs=departs,  # type: ignore[arg-type]
                 home_institution=row.get("home_institution", ""),
                 host_institution=row.get("host_institution", ""),
             )
-            zones[code.upper()] = tz
+            stays[code.upper()] = _Stay(tz, arrives, departs)  # type: ignore[arg-type]
             current = existing.get(code.upper())
             if current is None:
                 plan.cohorts_added.append(fields)
@@ -253,9 +300,10 @@ class Importer:
     def _plan_sessions(
         self,
         table: Table,
-        zones: dict[str, str],
+        stays: dict[str, _Stay],
         seen: dict[str, set[str]],
         result: dict[str, list[SessionFields]],
+        origins: dict[tuple[str, str], tuple[str, int]],
         plan: ImportPlan,
     ) -> None:
         has_ids = "id" in table.header
@@ -265,11 +313,23 @@ class Importer:
             def bad(message: str, _line: int = line, _errors: list = errors, **params: object):
                 _errors.append(problem(table.source, _line, message, **params))
 
+            def warn(message: str, _line: int = line, **params: object) -> None:
+                plan.warnings.append(problem(table.source, _line, message, **params))
+
             code = row["cohort"].upper()
-            tz_name = zones.get(code)
-            if tz_name is None:
+            stay = stays.get(code)
+            tz_name = stay.timezone if stay else None
+            if stay is None:
                 bad(N_("unknown cohort “{code}”"), code=row["cohort"])
             day = _parse_date(row["date"], bad, "date")
+            if day and stay and not _near(day, stay):
+                bad(
+                    _FAR_FROM_STAY,
+                    value=day,
+                    arrives=stay.arrives,
+                    departs=stay.departs,
+                )
+                day = None
             start = _parse_time(row["start"], bad, "start")
             end = _parse_time(row["end"], bad, "end")
             title = Localized(row["title_en"], row["title_ru"], row["title_uz"])
@@ -278,9 +338,10 @@ class Importer:
             department = Localized(
                 row["department_en"], row["department_ru"], row["department_uz"]
             )
-            latitude = _parse_coordinate(row.get("latitude", ""), 90, bad, "latitude")
-            longitude = _parse_coordinate(row.get("longitude", ""), 180, bad, "longitude")
-            if (latitude is None) != (longitude is None):
+            latitude_text, longitude_text = row.get("latitude", ""), row.get("longitude", "")
+            latitude = _parse_coordinate(latitude_text, 90, bad, "latitude")
+            longitude = _parse_coordinate(longitude_text, 180, bad, "longitude")
+            if bool(latitude_text) != bool(longitude_text):
                 bad(N_("give both latitude and longitude, or neither"))
             cancelled_text = row.get("cancelled", "").lower()
             if cancelled_text not in _TRUE | _FALSE:
@@ -306,9 +367,25 @@ class Importer:
             if key and key.upper() in keys:
                 bad(N_("session “{id}” appears twice for cohort {code}"), id=key, code=code)
             keys.add(key.upper())
+            origins[(code, key.upper())] = (table.source, line)
             if errors:
                 plan.problems.extend(errors)
                 continue
+            assert stay is not None and day is not None and start and end
+            if not stay.arrives <= day <= stay.departs:
+                warn(
+                    N_("{day} is outside the group's stay ({arrives} – {departs})"),
+                    day=day,
+                    arrives=stay.arrives,
+                    departs=stay.departs,
+                )
+            if start < NIGHT_ENDS or end > NIGHT_STARTS:
+                warn(
+                    N_("{day} {start}–{end} is at night (22:00–06:00); is the time right?"),
+                    day=day,
+                    start=row["start"],
+                    end=row["end"],
+                )
             result.setdefault(code, []).append(
                 SessionFields(
                     external_id=key,
@@ -316,9 +393,9 @@ class Importer:
                     ends_at=ends_at,  # type: ignore[arg-type]
                     title=title,
                     department=department,
-                    location=row["location"],
-                    host=row.get("host", ""),
-                    notes=row.get("notes", ""),
+                    location=_localized(row, "location"),
+                    host=_localized(row, "host"),
+                    notes=_localized(row, "notes"),
                     latitude=latitude,
                     longitude=longitude,
                     cancelled=cancelled_text in _TRUE,
@@ -328,7 +405,7 @@ class Importer:
     def _plan_contacts(
         self,
         table: Table,
-        zones: dict[str, str],
+        stays: dict[str, _Stay],
         result: dict[str, list[ContactFields]],
         plan: ImportPlan,
     ) -> None:
@@ -339,7 +416,7 @@ class Importer:
                 _errors.append(problem(table.source, _line, message, **params))
 
             code = row["cohort"].upper()
-            if code != SHARED and code not in zones:
+            if code != SHARED and code not in stays:
                 bad(N_("unknown cohort “{code}”"), code=row["cohort"])
             if not row["name"]:
                 bad(N_("the contact name is empty"))
@@ -360,7 +437,7 @@ class Importer:
                 handle = "@" + handle
             result.setdefault(code, []).append(
                 ContactFields(
-                    name=row["name"],
+                    name=_localized(row, "name"),
                     role=Localized(row["role_en"], row["role_ru"], row["role_uz"]),
                     phone=phone,
                     email=email,
@@ -373,7 +450,9 @@ class Importer:
     async def _diff_sessions(
         self,
         existing: dict[str, Cohort],
+        stays: dict[str, _Stay],
         new_sessions: dict[str, list[SessionFields]],
+        origins: dict[tuple[str, str], tuple[str, int]],
         plan: ImportPlan,
     ) -> None:
         for code, sessions in new_sessions.items():
@@ -381,14 +460,28 @@ class Importer:
             stored = [] if cohort is None else await self._storage.sessions.for_cohort(cohort.id)
             current = {s.external_id.upper(): s for s in stored}
             cohort_code = cohort.code if cohort else code
+            zone = stays[code].timezone
             for fields in sessions:
                 before = current.pop(fields.external_id.upper(), None)
                 if before is None:
-                    plan.sessions.append(SessionChange(None, fields, cohort_code))
+                    plan.sessions.append(SessionChange(None, fields, cohort_code, zone))
                 elif SessionFields.of(before) != _keep_reason(fields, before):
                     plan.sessions.append(
-                        SessionChange(before, _keep_reason(fields, before), cohort_code)
+                        SessionChange(before, _keep_reason(fields, before), cohort_code, zone)
                     )
+                    source, line = origins[(code, fields.external_id.upper())]
+                    for column in _stale_translations(SessionFields.of(before), fields):
+                        plan.warnings.append(
+                            problem(
+                                source,
+                                line,
+                                N_(
+                                    "{column} changed but its Russian or Uzbek text did not; "
+                                    "students reading those may see the old text"
+                                ),
+                                column=column,
+                            )
+                        )
             for left_out in current.values():
                 if not left_out.cancelled:
                     after = SessionFields.of(left_out)
@@ -396,7 +489,7 @@ class Importer:
                         **after.__dict__, "cancelled": True,
                         "cancel_reason": CANCELLED_REASON_REMOVED,
                     })  # fmt: skip
-                    plan.sessions.append(SessionChange(left_out, after, cohort_code))
+                    plan.sessions.append(SessionChange(left_out, after, cohort_code, zone))
 
     async def _diff_contacts(
         self,
@@ -475,6 +568,21 @@ class Importer:
             result.changed_session_ids.append(s.id)
 
 
+def _stale_translations(before: SessionFields, after: SessionFields) -> list[str]:
+    """Base columns edited while a translation stayed as it was (likely forgotten)."""
+    stale = []
+    for name, column in (
+        ("title", "title_en"), ("department", "department_en"), ("location", "location"),
+        ("host", "host"), ("notes", "notes"),
+    ):  # fmt: skip
+        old, new = getattr(before, name), getattr(after, name)
+        if old.en != new.en and any(
+            getattr(old, lang) and getattr(old, lang) == getattr(new, lang) for lang in LANGS
+        ):
+            stale.append(column)
+    return stale
+
+
 def _keep_reason(fields: SessionFields, before: Session) -> SessionFields:
     """A file cannot carry a cancel reason: keep the stored one while the session stays off."""
     if fields.cancelled and before.cancelled and not fields.cancel_reason:
@@ -483,14 +591,44 @@ def _keep_reason(fields: SessionFields, before: Session) -> SessionFields:
 
 
 def _parse_date(text: str, bad, column: str) -> date | None:  # type: ignore[no-untyped-def]
+    """Through bot.parsing.parse_date, the one rule for every date a person or a file gives."""
+    day = parse_date(text)
+    if day is not None:
+        return day
     if not _DATE_RE.match(text):
         bad(N_("{column}: “{value}” is not a date (use YYYY-MM-DD)"), column=column, value=text)
         return None
     try:
-        return date.fromisoformat(text)
+        date.fromisoformat(text)
     except ValueError:
         bad(N_("{column}: “{value}” is not a real date"), column=column, value=text)
         return None
+    bad(
+        N_("{column}: {value} is outside the years {first}–{last}"),
+        column=column,
+        value=text,
+        first=EARLIEST_DATE.year,
+        last=LATEST_DATE.year,
+    )
+    return None
+
+
+@dataclass(frozen=True)
+class _Stay:
+    """What sessions are checked against: the cohort's zone and its arrival..departure."""
+
+    timezone: str
+    arrives: date
+    departs: date
+
+
+def _near(day: date, stay: _Stay) -> bool:
+    return stay.arrives - SESSION_DATE_MARGIN <= day <= stay.departs + SESSION_DATE_MARGIN
+
+
+def _localized(row: dict[str, str], column: str) -> Localized:
+    """The column itself is the base (English) value; column_ru and column_uz are optional."""
+    return Localized(row.get(column, ""), row.get(f"{column}_ru", ""), row.get(f"{column}_uz", ""))
 
 
 def _parse_time(text: str, bad, column: str) -> time | None:  # type: ignore[no-untyped-def]
@@ -510,8 +648,14 @@ def _parse_coordinate(text: str, limit: int, bad, column: str) -> float | None: 
         value = float(text.replace(",", "."))
     except ValueError:
         value = float("nan")
-    if not -limit <= value <= limit:  # also false for NaN
-        bad(N_("{column}: “{value}” is not a coordinate"), column=column, value=text)
+    if not -limit <= value <= limit:  # also false for NaN and infinity
+        bad(
+            N_("{column} must be a number between {low} and {high}, not “{value}”"),
+            column=column,
+            low=-limit,
+            high=limit,
+            value=text,
+        )
         return None
     return value
 
@@ -532,11 +676,14 @@ def _local_instant(day: date, at: time, tz: ZoneInfo, bad) -> datetime | None:  
     return local.astimezone(ZoneInfo("UTC"))
 
 
+def utf16_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _check_lengths(row: dict[str, str], bad) -> None:  # type: ignore[no-untyped-def]
     for column, value in row.items():
-        if len(value) > MAX_CELL_CHARS:
-            bad(
-                N_("{column} is longer than {limit} characters"),
-                column=column,
-                limit=MAX_CELL_CHARS,
-            )
+        base = column.removesuffix("_en").removesuffix("_ru").removesuffix("_uz")
+        limit = FIELD_LIMITS.get(base, MAX_CELL_CHARS)
+        if utf16_length(value) > limit:
+            bad(N_("{column} is longer than {limit} characters"), column=column, limit=limit)

@@ -296,5 +296,5 @@ class ReminderService:
                 title=title, when=when(session.starts_at)
             )
         if session.location:
-            text += f"\n📍 {escape(session.location)}"
+            text += f"\n📍 {escape(session.location.get(tr.language))}"
         return text

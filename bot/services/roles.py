@@ -35,7 +35,7 @@ class RoleChange:
 
 
 def cohort_names(cohorts: list[Cohort], tr: Translator) -> str:
-    return ", ".join(escape(c.name) for c in cohorts)
+    return ", ".join(escape(c.name.get(tr.language)) for c in cohorts)
 
 
 class RoleService:

@@ -175,6 +175,23 @@ CREATE TABLE errors (
 )
 """
 
+# What students read, in three languages: the existing column stays the base (English) value,
+# an empty translation falls back like titles do (models.Localized).
+V5_LANGUAGES = """
+ALTER TABLE cohorts ADD COLUMN name_ru TEXT NOT NULL DEFAULT '';
+ALTER TABLE cohorts ADD COLUMN name_uz TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN location_ru TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN location_uz TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN host_ru TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN host_uz TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN notes_ru TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN notes_uz TEXT NOT NULL DEFAULT '';
+ALTER TABLE contacts ADD COLUMN name_ru TEXT NOT NULL DEFAULT '';
+ALTER TABLE contacts ADD COLUMN name_uz TEXT NOT NULL DEFAULT '';
+ALTER TABLE session_changes ADD COLUMN old_location_ru TEXT;
+ALTER TABLE session_changes ADD COLUMN old_location_uz TEXT
+"""
+
 # Instants written before the fixed-width format: a year below 1000 lost its leading zeros
 # ('26-11-28 05:00:00'), which sorted after every real date and failed every reader. Pad them
 # back; they are then plain past instants. Coordinators get a source: BOT_COORDINATORS ('env',
@@ -206,4 +223,11 @@ UPDATE users SET coordinator_source = CASE WHEN EXISTS (SELECT 1 FROM audit a
 """
 )
 
-MIGRATIONS: list[str] = [V1_FOUNDATION, V2_REMINDERS, V3_STAFF, V4_OPERATIONS, V6_TRUST]
+MIGRATIONS: list[str] = [
+    V1_FOUNDATION,
+    V2_REMINDERS,
+    V3_STAFF,
+    V4_OPERATIONS,
+    V5_LANGUAGES,
+    V6_TRUST,
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -36,12 +36,20 @@ class Localized:
     def any(self) -> bool:
         return bool(self.en or self.ru or self.uz)
 
+    # A place, a host or a name is often written once: an empty Localized is false, and
+    # str() gives the base value (English, else Russian, else Uzbek) for staff screens and logs.
+    def __bool__(self) -> bool:
+        return self.any()
+
+    def __str__(self) -> str:
+        return self.get("en")
+
 
 @dataclass(frozen=True)
 class Cohort:
     id: int
     code: str
-    name: str
+    name: Localized
     timezone: str
     arrives: date
     departs: date
@@ -62,9 +70,9 @@ class Session:
     ends_at: datetime  # aware, UTC
     title: Localized
     department: Localized
-    location: str = ""
-    host: str = ""
-    notes: str = ""
+    location: Localized = field(default_factory=Localized)
+    host: Localized = field(default_factory=Localized)
+    notes: Localized = field(default_factory=Localized)
     latitude: float | None = None
     longitude: float | None = None
     cancelled: bool = False
@@ -80,7 +88,7 @@ class Session:
 class Contact:
     id: int
     cohort_id: int | None  # None: shared by every cohort
-    name: str
+    name: Localized
     role: Localized
     phone: str = ""
     email: str = ""
@@ -159,7 +167,7 @@ class SessionChangeRecord:
     kind: str  # added | changed | cancelled
     old_starts_at: datetime | None
     old_ends_at: datetime | None
-    old_location: str | None
+    old_location: Localized | None
     created_at: datetime
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ def _cohort(row: aiosqlite.Row) -> Cohort:
     return Cohort(
         id=row["id"],
         code=row["code"],
-        name=row["name"],
+        name=Localized(row["name"], row["name_ru"], row["name_uz"]),
         timezone=row["timezone"],
         arrives=date.fromisoformat(row["arrives"]),
         departs=date.fromisoformat(row["departs"]),
@@ -48,9 +48,9 @@ def _session(row: aiosqlite.Row) -> Session:
         ends_at=_instant(row["ends_at"]),
         title=Localized(row["title_en"], row["title_ru"], row["title_uz"]),
         department=Localized(row["department_en"], row["department_ru"], row["department_uz"]),
-        location=row["location"],
-        host=row["host"],
-        notes=row["notes"],
+        location=Localized(row["location"], row["location_ru"], row["location_uz"]),
+        host=Localized(row["host"], row["host_ru"], row["host_uz"]),
+        notes=Localized(row["notes"], row["notes_ru"], row["notes_uz"]),
         latitude=row["latitude"],
         longitude=row["longitude"],
         cancelled=bool(row["cancelled"]),
@@ -63,7 +63,7 @@ def _contact(row: aiosqlite.Row) -> Contact:
     return Contact(
         id=row["id"],
         cohort_id=row["cohort_id"],
-        name=row["name"],
+        name=Localized(row["name"], row["name_ru"], row["name_uz"]),
         role=Localized(row["role_en"], row["role_ru"], row["role_uz"]),
         phone=row["phone"],
         email=row["email"],
@@ -140,7 +140,9 @@ def _change(r: aiosqlite.Row) -> SessionChangeRecord:
         kind=r["kind"],
         old_starts_at=from_db(r["old_starts_at"]),
         old_ends_at=from_db(r["old_ends_at"]),
-        old_location=r["old_location"],
+        old_location=None
+        if r["old_location"] is None
+        else Localized(r["old_location"], r["old_location_ru"] or "", r["old_location_uz"] or ""),
         created_at=_instant(r["created_at"]),
     )
 
@@ -159,15 +161,26 @@ def _leads(text: str | None) -> tuple[int, ...] | None:
     return tuple(int(x) for x in text.split(",") if x)
 
 
+def _localized(fields: object, *names: str) -> None:
+    """A plain string given for a Localized field is its base value in every language."""
+    for name in names:
+        value = getattr(fields, name)
+        if isinstance(value, str):
+            object.__setattr__(fields, name, Localized(value))
+
+
 @dataclass(frozen=True)
 class CohortFields:
     code: str
-    name: str
+    name: Localized
     timezone: str
     arrives: date
     departs: date
     home_institution: str = ""
     host_institution: str = ""
+
+    def __post_init__(self) -> None:
+        _localized(self, "name")
 
 
 @dataclass(frozen=True)
@@ -179,13 +192,16 @@ class SessionFields:
     ends_at: datetime
     title: Localized
     department: Localized
-    location: str = ""
-    host: str = ""
-    notes: str = ""
+    location: Localized = field(default_factory=Localized)
+    host: Localized = field(default_factory=Localized)
+    notes: Localized = field(default_factory=Localized)
     latitude: float | None = None
     longitude: float | None = None
     cancelled: bool = False
     cancel_reason: str = ""
+
+    def __post_init__(self) -> None:
+        _localized(self, "title", "department", "location", "host", "notes")
 
     @classmethod
     def of(cls, s: Session) -> SessionFields:
@@ -215,9 +231,15 @@ class SessionFields:
             "department_en": self.department.en,
             "department_ru": self.department.ru,
             "department_uz": self.department.uz,
-            "location": self.location,
-            "host": self.host,
-            "notes": self.notes,
+            "location": self.location.en,
+            "location_ru": self.location.ru,
+            "location_uz": self.location.uz,
+            "host": self.host.en,
+            "host_ru": self.host.ru,
+            "host_uz": self.host.uz,
+            "notes": self.notes.en,
+            "notes_ru": self.notes.ru,
+            "notes_uz": self.notes.uz,
             "latitude": self.latitude,
             "longitude": self.longitude,
             "cancelled": int(self.cancelled),
@@ -227,11 +249,14 @@ class SessionFields:
 
 @dataclass(frozen=True)
 class ContactFields:
-    name: str
+    name: Localized
     role: Localized
     phone: str = ""
     email: str = ""
     telegram: str = ""
+
+    def __post_init__(self) -> None:
+        _localized(self, "name", "role")
 
     @classmethod
     def of(cls, c: Contact) -> ContactFields:
@@ -256,11 +281,13 @@ class CohortRepository:
 
     async def insert(self, f: CohortFields) -> int:
         return await self._db.execute(
-            "INSERT INTO cohorts (code, name, timezone, arrives, departs, home_institution,"
-            " host_institution) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO cohorts (code, name, name_ru, name_uz, timezone, arrives, departs,"
+            " home_institution, host_institution) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 f.code,
-                f.name,
+                f.name.en,
+                f.name.ru,
+                f.name.uz,
                 f.timezone,
                 f.arrives.isoformat(),
                 f.departs.isoformat(),
@@ -271,10 +298,12 @@ class CohortRepository:
 
     async def update(self, cohort_id: int, f: CohortFields) -> None:
         await self._db.execute(
-            "UPDATE cohorts SET name = ?, timezone = ?, arrives = ?, departs = ?,"
-            " home_institution = ?, host_institution = ? WHERE id = ?",
+            "UPDATE cohorts SET name = ?, name_ru = ?, name_uz = ?, timezone = ?, arrives = ?,"
+            " departs = ?, home_institution = ?, host_institution = ? WHERE id = ?",
             (
-                f.name,
+                f.name.en,
+                f.name.ru,
+                f.name.uz,
                 f.timezone,
                 f.arrives.isoformat(),
                 f.departs.isoformat(),
@@ -382,13 +411,15 @@ class ContactRepository:
         """A contacts import is the whole list for that cohort (or for the shared list)."""
         await self._db.execute("DELETE FROM contacts WHERE cohort_id IS ?", (cohort_id,))
         await self._db.executemany(
-            "INSERT INTO contacts (cohort_id, position, name, role_en, role_ru, role_uz, phone,"
-            " email, telegram) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO contacts (cohort_id, position, name, name_ru, name_uz, role_en, role_ru,"
+            " role_uz, phone, email, telegram) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     cohort_id,
                     i,
-                    c.name,
+                    c.name.en,
+                    c.name.ru,
+                    c.name.uz,
                     c.role.en,
                     c.role.ru,
                     c.role.uz,
@@ -663,13 +694,16 @@ class ChangeRepository:
     ) -> None:
         await self._db.execute(
             "INSERT INTO session_changes (session_id, kind, old_starts_at, old_ends_at,"
-            " old_location, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            " old_location, old_location_ru, old_location_uz, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 session_id,
                 kind,
                 to_db(before.starts_at) if before else None,
                 to_db(before.ends_at) if before else None,
-                before.location if before else None,
+                before.location.en if before else None,
+                before.location.ru if before else None,
+                before.location.uz if before else None,
                 to_db(now),
             ),
         )
