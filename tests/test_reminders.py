@@ -159,8 +159,15 @@ async def test_moving_and_cancelling_reschedule_and_notify(harness: BotHarness) 
     await harness.services.reminders.process_changes()
     notices = await harness.emulator.wait_for_messages(2, after=start)
     by_chat = {m.chat_id: m.text for m in notices}
-    assert "🔁" in by_chat[701] and "to Wednesday, 16 September, 16:00" in by_chat[701]
-    assert "перенесено" in by_chat[702].lower() or "перенес" in by_chat[702].lower()
+    assert "🔁" in by_chat[701]
+    assert "Was: Wednesday, 16 September, 09:15\nNow: Wednesday, 16 September, 16:00" in (
+        by_chat[701]
+    )
+    # Each date stands alone on its line (no «с»/«на» to agree with), the weekday in lower
+    # case inside the line, and no year: it is this year's.
+    assert "среда, 16 сентября, 09:15" in by_chat[702]
+    assert "среда, 16 сентября, 16:00" in by_chat[702] and "Среда" not in by_chat[702]
+    assert "2026" not in by_chat[702]
     session = plan.sessions[0].before
     jobs = harness.services.reminders._scheduler.scheduled(f"reminder:{session.id}:")
     assert list(jobs) == [f"reminder:{session.id}:30"]

@@ -206,4 +206,17 @@ UPDATE users SET coordinator_source = CASE WHEN EXISTS (SELECT 1 FROM audit a
 """
 )
 
-MIGRATIONS: list[str] = [V1_FOUNDATION, V2_REMINDERS, V3_STAFF, V4_OPERATIONS, V6_TRUST]
+# Whether a changed session was cancelled before the change: a restore (cancelled, then not)
+# is announced, and a change to a session that stays cancelled is not. NULL on older rows.
+V7_CHANGE_WAS_CANCELLED = """
+ALTER TABLE session_changes ADD COLUMN old_cancelled INTEGER
+"""
+
+MIGRATIONS: list[str] = [
+    V1_FOUNDATION,
+    V2_REMINDERS,
+    V3_STAFF,
+    V4_OPERATIONS,
+    V6_TRUST,
+    V7_CHANGE_WAS_CANCELLED,
+]

@@ -161,6 +161,7 @@ class SessionChangeRecord:
     old_ends_at: datetime | None
     old_location: str | None
     created_at: datetime
+    old_cancelled: bool | None = None  # None: not recorded (added, or an older row)
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,7 @@ def _change(r: aiosqlite.Row) -> SessionChangeRecord:
         old_ends_at=from_db(r["old_ends_at"]),
         old_location=r["old_location"],
         created_at=_instant(r["created_at"]),
+        old_cancelled=None if r["old_cancelled"] is None else bool(r["old_cancelled"]),
     )
 
 
@@ -663,13 +664,14 @@ class ChangeRepository:
     ) -> None:
         await self._db.execute(
             "INSERT INTO session_changes (session_id, kind, old_starts_at, old_ends_at,"
-            " old_location, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            " old_location, old_cancelled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 session_id,
                 kind,
                 to_db(before.starts_at) if before else None,
                 to_db(before.ends_at) if before else None,
                 before.location if before else None,
+                int(before.cancelled) if before else None,
                 to_db(now),
             ),
         )
