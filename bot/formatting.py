@@ -106,9 +106,11 @@ def session_block(
         # Over: one dimmed line; where it was no longer matters.
         return f"✔️ <i>{when} {title}</i>"
     if progress is Progress.NOW:
-        lines = [f"▶️ <b>{when}</b> {title} · <b>{escape(tr.pgettext('session', 'now'))}</b>"]
+        mark = escape(tr.pgettext("session", "now"))
+        lines = [f"▶️ <b>{when}</b> {title} · <b>{mark}</b>"]
     elif progress is Progress.NEXT:
-        lines = [f"⏭ <b>{when}</b> {title} · <b>{escape(tr.pgettext('session', 'next'))}</b>"]
+        mark = escape(tr.pgettext("session", "next"))
+        lines = [f"⏭ <b>{when}</b> {title} · <b>{mark}</b>"]
     else:
         lines = [f"🕘 <b>{when}</b> {title}"]
     lines += session_details(session, tr, indent="    ")
