@@ -306,12 +306,8 @@ class ReminderService:
             )
         elif change.old_starts_at is not None and change.old_starts_at != session.starts_at:
             # Each date stands alone on its line: no preposition has to agree with it.
-            text = "\n".join(
-                (
-                    "🔁 " + tr("<b>{title}</b> has moved.").format(title=title),
-                    tr("Was: {when}").format(when=when(change.old_starts_at)),
-                    tr("Now: {when}").format(when=when(session.starts_at)),
-                )
+            text = "🔁 " + tr("<b>{title}</b> has moved.\nWas: {old}\nNow: {new}").format(
+                title=title, old=when(change.old_starts_at), new=when(session.starts_at)
             )
         else:
             text = "📍 " + tr("<b>{title}</b> ({when}) is now in another place.").format(
