@@ -340,11 +340,18 @@ async def test_audit_reads_as_sentences_in_the_readers_language(harness: BotHarn
     # Role changes as /grant and /revoke_role record them (target "user <id>").
     await storage.audit.record(now, COORDINATOR_ID, None, "grant", "user 4600", "", "coordinator")
     await storage.audit.record(
-        now, COORDINATOR_ID, None, "revoke_role", "user 4600", "coordinator", ""
+        now, COORDINATOR_ID, cohort.id, "revoke_role", "user 4600",
+        "coordinator, supervisor@TPI-2026", "student",
+    )  # fmt: skip
+    # An older entry named the group by its number.
+    await storage.audit.record(
+        now, COORDINATOR_ID, cohort.id, "revoke_role", "user 4600", f"supervisor@{cohort.id}", ""
     )
     # What the integrator records when someone becomes a supervisor through a link, an import
     # by the command line (no person), and a row written before the audit stored data.
-    await storage.audit.record(now, 4600, cohort.id, "supervisor_joined", "user 4600")
+    await storage.audit.record(
+        now, 4600, cohort.id, "supervisor_joined", "user 4600", "student", "supervisor"
+    )
     await storage.audit.record(
         now, None, cohort.id, "import", "sessions.csv", "",
         '{"added": 3, "changed": 2, "cancelled": 1, "contact_lists": 0}',
@@ -365,7 +372,9 @@ async def test_audit_reads_as_sentences_in_the_readers_language(harness: BotHarn
         f"Invite link <code>{invite}</code> withdrawn",
         "Bekzod User made a coordinator",
         "Bekzod User: role taken away",
-        "Before: coordinator",
+        "Before: coordinator, supervisor of group TPI-2026\nStays a student of the group",
+        "Before: supervisor of group TPI-2026",
+        "Before: student",
         "Bekzod User became a supervisor through an invite link",
         "👤 the import command",
         "Imported from <i>sessions.csv</i>",

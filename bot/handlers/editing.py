@@ -398,32 +398,54 @@ def _details(view: AuditView, cohort: Cohort, tr: Translator) -> list[str]:
         if before.cancelled and not after.cancelled:
             lines.append(f"🕘 {_moment(after.starts, cohort, tr)}")
         return lines
-    if e.action == "revoke_role" and e.before:
-        roles = _stored_roles(e.before, view, tr)
-        if roles:
-            return [escape(tr("Before: {roles}").format(roles=roles))]
-    if e.action in ("grant", "revoke_role") and e.after in ("coordinator", ""):
-        return []  # the sentence says it
+    if e.action in ROLE_ACTIONS:
+        return _role_details(view, tr)
     if e.before or e.after:
         return [f"{escape(e.before)} → {escape(e.after)}" if e.before else escape(e.after)]
     return []
 
 
-_STORED_ROLE = re.compile(r"(student|supervisor|coordinator)(?:@([0-9]{1,15}))?")
+ROLE_ACTIONS = frozenset({"grant", "revoke_role", "supervisor_joined"})
+
+
+def _role_details(view: AuditView, tr: Translator) -> list[str]:
+    """Roles as they are stored ("coordinator, supervisor@TPI-2026", "student"), in words;
+    anything else as it is."""
+    e = view.entry
+    lines = []
+    if e.before:
+        roles = _stored_roles(e.before, view, tr)
+        lines.append(tr("Before: {roles}").format(roles=roles) if roles else e.before)
+    if e.action == "revoke_role" and e.after:
+        after = {
+            "student": tr("Stays a student of the group"),
+            "removed": tr("Removed from the group"),
+        }
+        lines.append(after.get(e.after, e.after))
+    return [escape(line) for line in lines]
+
+
+# Stored roles: "coordinator", "student", "supervisor@TPI-2026", "member@TPI-2026"; entries
+# written before named the group by its number ("supervisor@3").
+_STORED_ROLE = re.compile(r"(student|supervisor|coordinator|member)(?:@(\S{1,64}))?")
 
 
 def _stored_roles(text: str, view: AuditView, tr: Translator) -> str | None:
-    """What /revoke_role stored ("coordinator, supervisor@3"), in words; None if not that."""
+    """The stored roles in words; None if the text is not such a list."""
     names = []
     for part in text.split(", "):
         match = _STORED_ROLE.fullmatch(part.strip())
         if match is None:
             return None
-        name = role_name(Role(match[1]), tr)
-        if match[2] is not None:
-            name = tr("{role} of group {group}").format(
-                role=name, group=view.cohort_codes.get(int(match[2]), "?")
-            )
+        role, group = match[1], match[2]
+        if group is not None and is_number(group):
+            group = view.cohort_codes.get(int(group), group)
+        if role == "member":
+            name = tr("member of group {group}").format(group=group or "?")
+        else:
+            name = role_name(Role(role), tr)
+            if group is not None:
+                name = tr("{role} of group {group}").format(role=name, group=group)
         names.append(name)
     return ", ".join(names)
 
