@@ -149,6 +149,7 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("sessions", editing.sessions),
         ("cancel", editing.cancel_session),
         ("move", editing.move_session),
+        ("restore", editing.restore_session),
         ("room", editing.room),
         ("roster", people.roster),
         ("invites", people.invites_list),

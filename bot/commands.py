@@ -58,6 +58,8 @@ COMMANDS: tuple[Command, ...] = (
             N_("<group> [YYYY-MM-DD]")),
     Command("cancel", N_("Cancel a session"), COORDINATORS, N_("<#> [reason]")),
     Command("move", N_("Move a session"), COORDINATORS, N_("<#> <YYYY-MM-DD> <HH:MM>")),
+    Command("restore", N_("Put a cancelled session back on the schedule"), COORDINATORS,
+            N_("<#>")),
     Command("room", N_("Change where a session takes place"), COORDINATORS, N_("<#> <place>")),
     Command("export", N_("A group's itinerary and contacts as a spreadsheet"), COORDINATORS,
             N_("<group>")),

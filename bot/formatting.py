@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
+from enum import StrEnum
 from html import escape
 
 from babel.dates import format_date, format_datetime
@@ -12,13 +13,36 @@ from babel.dates import format_date, format_datetime
 from bot.i18n import Translator
 from bot.storage.models import Cohort, Contact, Session
 
-# Babel has no single skeleton that reads naturally in all three; Uzbek writes "15-sentabr".
+# Babel has no single skeleton that reads naturally in all three; Uzbek writes "15-sentabr"
+# and "2027-yil", Russian "2027 г.".
 _DAY_PATTERNS = {"en": "EEEE, d MMMM", "ru": "EEEE, d MMMM", "uz": "EEEE, d-MMMM"}
+_DAY_YEAR_PATTERNS = {
+    "en": "EEEE, d MMMM y",
+    "ru": "EEEE, d MMMM y 'г'.",
+    "uz": "EEEE, d-MMMM, y-'yil'",
+}
 
 
-def day_heading(day: date, tr: Translator) -> str:
-    text = format_date(day, _DAY_PATTERNS.get(tr.language, "EEEE, d MMMM"), locale=tr.locale)
+def day_name(day: date, tr: Translator, *, year: bool = False) -> str:
+    """A day inside a sentence: "среда, 16 сентября", "chorshanba, 16-sentabr" (Russian and
+    Uzbek write weekdays in lower case; English always capitalises them)."""
+    patterns = _DAY_YEAR_PATTERNS if year else _DAY_PATTERNS
+    return format_date(day, patterns.get(tr.language, patterns["en"]), locale=tr.locale)
+
+
+def day_heading(day: date, tr: Translator, *, year: bool = False) -> str:
+    """A day at the start of a heading or a line: capitalised in every language."""
+    text = day_name(day, tr, year=year)
     return text[:1].upper() + text[1:]
+
+
+def relative_day(day: date, today: date, tr: Translator, *, year: bool = False) -> str:
+    """ "today", "tomorrow", else the day's name: for use inside a sentence."""
+    if day == today:
+        return tr.pgettext("inside a sentence", "today")
+    if day == today + timedelta(days=1):
+        return tr.pgettext("inside a sentence", "tomorrow")
+    return day_name(day, tr, year=year or day.year != today.year)
 
 
 # Staff screens: 22.09.2026 18:00 is how Russian and Uzbek readers write a moment.
@@ -57,7 +81,17 @@ def countdown(delta: timedelta, tr: Translator) -> str:
     return " ".join(parts)
 
 
-def session_block(session: Session, cohort: Cohort, tr: Translator) -> str:
+class Progress(StrEnum):
+    """Where a session of today stands at a given moment."""
+
+    OVER = "over"
+    NOW = "now"
+    NEXT = "next"
+
+
+def session_block(
+    session: Session, cohort: Cohort, tr: Translator, progress: Progress | None = None
+) -> str:
     lang = tr.language
     when = f"{hhmm(session.starts_at, cohort)}–{hhmm(session.ends_at, cohort)}"
     title = escape(session.title.get(lang))
@@ -68,9 +102,35 @@ def session_block(session: Session, cohort: Cohort, tr: Translator) -> str:
             reason += f": {escape(session.cancel_reason)}"
         lines.append(f"    <i>{reason}</i>")
         return "\n".join(lines)
-    lines = [f"🕘 <b>{when}</b> {title}"]
+    if progress is Progress.OVER:
+        # Over: one dimmed line; where it was no longer matters.
+        return f"✔️ <i>{when} {title}</i>"
+    if progress is Progress.NOW:
+        mark = escape(tr.pgettext("session", "now"))
+        lines = [f"▶️ <b>{when}</b> {title} · <b>{mark}</b>"]
+    elif progress is Progress.NEXT:
+        mark = escape(tr.pgettext("session", "next"))
+        lines = [f"⏭ <b>{when}</b> {title} · <b>{mark}</b>"]
+    else:
+        lines = [f"🕘 <b>{when}</b> {title}"]
     lines += session_details(session, tr, indent="    ")
     return "\n".join(lines)
+
+
+def progress_of(sessions: list[Session], now: datetime) -> dict[int, Progress]:
+    """Which sessions are over, which is going on, which comes next (cancelled ones: none)."""
+    states: dict[int, Progress] = {}
+    upcoming = [s for s in sessions if not s.cancelled and s.starts_at > now]
+    for s in sessions:
+        if s.cancelled:
+            continue
+        if s.ends_at <= now:
+            states[s.id] = Progress.OVER
+        elif s.starts_at <= now:
+            states[s.id] = Progress.NOW
+    if upcoming:
+        states[min(upcoming, key=lambda s: s.starts_at).id] = Progress.NEXT
+    return states
 
 
 def session_details(session: Session, tr: Translator, indent: str = "") -> list[str]:
@@ -85,12 +145,21 @@ def session_details(session: Session, tr: Translator, indent: str = "") -> list[
     return [f"{indent}{icon} {escape(text)}" for icon, text in details if text]
 
 
-def day_text(day: date, sessions: list[Session], cohort: Cohort, tr: Translator) -> str:
+def day_text(
+    day: date,
+    sessions: list[Session],
+    cohort: Cohort,
+    tr: Translator,
+    now: datetime | None = None,
+) -> str:
+    """A day's plan; given `now`, what is over, going on and next is marked."""
     heading = f"<b>{escape(day_heading(day, tr))}</b>"
     if not sessions:
         nothing = tr("Nothing is planned for this day.")
         return f"{heading}\n{nothing}"
-    return heading + "\n" + "\n\n".join(session_block(s, cohort, tr) for s in sessions)
+    states = progress_of(sessions, now) if now is not None else {}
+    blocks = [session_block(s, cohort, tr, states.get(s.id)) for s in sessions]
+    return heading + "\n" + "\n\n".join(blocks)
 
 
 def phone_text(phone: str) -> str:

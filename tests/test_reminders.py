@@ -159,8 +159,16 @@ async def test_moving_and_cancelling_reschedule_and_notify(harness: BotHarness) 
     await harness.services.reminders.process_changes()
     notices = await harness.emulator.wait_for_messages(2, after=start)
     by_chat = {m.chat_id: m.text for m in notices}
-    assert "🔁" in by_chat[701] and "to Wednesday, 16 September, 16:00" in by_chat[701]
-    assert "перенесено" in by_chat[702].lower() or "перенес" in by_chat[702].lower()
+    assert "🔁" in by_chat[701]
+    assert (
+        "Was: Wednesday, 16 September, 09:15\nNow: Wednesday, 16 September, 16:00"
+        in (by_chat[701])
+    )
+    # Each date stands alone on its line (no «с»/«на» to agree with), the weekday in lower
+    # case inside the line, and no year: it is this year's.
+    assert "среда, 16 сентября, 09:15" in by_chat[702]
+    assert "среда, 16 сентября, 16:00" in by_chat[702] and "Среда" not in by_chat[702]
+    assert "2026" not in by_chat[702]
     session = plan.sessions[0].before
     jobs = harness.services.reminders._scheduler.scheduled(f"reminder:{session.id}:")
     assert list(jobs) == [f"reminder:{session.id}:30"]
@@ -301,3 +309,22 @@ async def test_member_who_joins_after_due_gets_no_stale_reminder(harness: BotHar
         ReminderJob(session_id, 30, session.starts_at)
     )
     assert tally == {}
+
+
+async def test_reminder_writes_the_weekday_in_lower_case_inside_the_line(
+    harness: BotHarness,
+) -> None:
+    for user_id, language in ((761, "ru"), (762, "uz"), (763, "en")):
+        await joined_member(harness, user_id, language)
+    starts = harness.clock.now() + timedelta(minutes=30)  # 08:30 on Wednesday 16 September
+    session_id = await add_session(harness.storage, starts)
+    start = len(harness.emulator.sent)
+    await harness.services.reminders.send_reminders(ReminderJob(session_id, 30, starts))
+    texts = {
+        m.chat_id: m.text
+        for m in await harness.emulator.wait_for_messages(3, after=start)
+        if m.method == "sendMessage"
+    }
+    assert "08:30–09:30, среда, 16 сентября" in texts[761]
+    assert "08:30–09:30, chorshanba, 16-sentabr" in texts[762]
+    assert "08:30–09:30, Wednesday, 16 September" in texts[763]

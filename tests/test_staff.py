@@ -275,7 +275,8 @@ async def test_import_preview_discard_and_confirm(harness: BotHarness) -> None:
     notice = await emu.wait_for_message(3400, predicate=lambda m: "🔁" in m.text)
     assert "16:00" in notice.text
     audit = await coordinator.send("/audit TPI-2026")
-    assert "import" in audit.text
+    assert "Imported from <i>sessions.csv</i>" in audit.text
+    assert "Sessions: 0 new, 1 changed, 1 cancelled" in audit.text
 
 
 @pytest.mark.parametrize(
@@ -336,7 +337,9 @@ async def test_move_notifies_members_and_reschedules(harness: BotHarness) -> Non
     reply = await coordinator.send(f"/move {session.id} 2026-09-17 11:00")
     assert "Saved" in reply.text and "11:00–" in reply.text
     notice = await harness.emulator.wait_for_message(3600, after=start)
-    assert "koʻchirildi" in notice.text and "11:00" in notice.text
+    # The dates stand alone on their lines, weekdays in lower case inside them.
+    assert "chorshanba, 16-sentabr, 09:15" in notice.text
+    assert "payshanba, 17-sentabr, 11:00" in notice.text
     jobs = harness.services.reminders._scheduler.scheduled(f"reminder:{session.id}:")
     assert list(jobs) == [f"reminder:{session.id}:30"]
     moved = await harness.storage.sessions.get(session.id)
@@ -345,8 +348,7 @@ async def test_move_notifies_members_and_reschedules(harness: BotHarness) -> Non
 
 @pytest.mark.parametrize(
     "command",
-    ["/move", "/move 5", "/move x 2026-09-17 11:00", "/move 5 2026-02-30 11:00",
-     "/move 5 2026-09-17 25:00", "/cancel", "/room 5", "/sessions", "/sessions TPI-2026 soon",
+    ["/move", "/move 5", "/move x 2026-09-17 11:00", "/cancel", "/room 5",
      "/grant abc coordinator", "/grant 5 emperor", "/revoke_role", "/export", "/audit",
      "/invites", "/revoke", "/broadcast", "/move 99999999 2026-09-17 11:00",
      "/grant ² coordinator", "/move ² 2026-09-17 11:00", "/revoke_role ٣"],

@@ -7,7 +7,7 @@ from html import escape
 from telegram import Update
 
 from bot.context import BotContext
-from bot.formatting import countdown, day_heading, day_text, hhmm, session_block
+from bot.formatting import countdown, day_text, hhmm, relative_day, session_block
 from bot.handlers.common import current_cohort, reply, reply_long
 
 
@@ -26,7 +26,9 @@ async def _one_day(update: Update, context: BotContext, *, tomorrow: bool) -> No
     itinerary = context.services.itinerary
     day = await (itinerary.tomorrow(cohort) if tomorrow else itinerary.today(cohort))
     header = context.tr("Tomorrow") if tomorrow else context.tr("Today")
-    text = day_text(day.date, day.sessions, cohort, context.tr)
+    # Today's plan marks what is over, what is going on and what comes next.
+    now = None if tomorrow else context.services.clock.now()
+    text = day_text(day.date, day.sessions, cohort, context.tr, now)
     await reply(update, f"📅 <b>{header}</b> · {text}")
 
 
@@ -64,8 +66,9 @@ async def next_session(update: Update, context: BotContext) -> None:
         await reply(update, "\n\n".join(parts))
         return
     starts_local = upcoming.starts_at.astimezone(cohort.tz).date()
+    today = now.astimezone(cohort.tz).date()
     when = tr("Next: {day}, starts in {countdown}").format(
-        day=escape(day_heading(starts_local, tr)),
+        day=escape(relative_day(starts_local, today, tr)),
         countdown=countdown(upcoming.starts_at - now, tr),
     )
     parts.append(f"⏭ <b>{when}</b>\n" + session_block(upcoming, cohort, tr))

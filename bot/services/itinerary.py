@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 
 from bot.clock import Clock
 from bot.storage import Storage
@@ -14,6 +15,28 @@ from bot.storage.models import Cohort, Session
 class Day:
     date: date
     sessions: list[Session]
+
+
+class Phase(StrEnum):
+    """Where today stands in a cohort's programme."""
+
+    BEFORE = "before"
+    DURING = "during"
+    AFTER = "after"
+
+
+@dataclass(frozen=True)
+class Span:
+    """The sessions of a range of days, for staff, and what lies beyond it."""
+
+    first: date
+    last: date
+    days: list[Day]  # only the days with sessions
+    later: int  # sessions that start after the range
+    next_day: date | None  # the local day of the first of them
+
+
+SPAN_DAYS = 7
 
 
 class ItineraryService:
@@ -61,3 +84,33 @@ class ItineraryService:
         current = await self._storage.sessions.current_at(cohort.id, now)
         upcoming = await self._storage.sessions.next_after(cohort.id, now)
         return current, upcoming
+
+    def default_range(self, cohort: Cohort) -> tuple[date, date, Phase]:
+        """A week: from today while the programme runs, its first week before it starts (from
+        the arrival), its last week once it is over (up to the departure)."""
+        today = self.local_today(cohort)
+        week = timedelta(days=SPAN_DAYS - 1)
+        if today < cohort.arrives:
+            return cohort.arrives, cohort.arrives + week, Phase.BEFORE
+        if today > cohort.departs:
+            return max(cohort.departs - week, cohort.arrives), cohort.departs, Phase.AFTER
+        return today, today + week, Phase.DURING
+
+    async def span(self, cohort: Cohort, first: date, last: date) -> Span:
+        """The sessions from `first` to `last` (local days, both included), grouped by day."""
+        start = datetime.combine(first, time(0), tzinfo=cohort.tz)
+        end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=cohort.tz)
+        by_day: dict[date, list[Session]] = {}
+        later: list[Session] = []
+        for session in await self._storage.sessions.for_cohort(cohort.id):
+            if start <= session.starts_at < end:
+                by_day.setdefault(session.starts_at.astimezone(cohort.tz).date(), []).append(
+                    session
+                )
+            elif session.starts_at >= end:
+                later.append(session)
+        next_day = None
+        if later:
+            next_day = min(s.starts_at for s in later).astimezone(cohort.tz).date()
+        days = [Day(d, sorted(by_day[d], key=lambda s: s.starts_at)) for d in sorted(by_day)]
+        return Span(first, last, days, len(later), next_day)

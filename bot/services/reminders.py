@@ -17,7 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.formatting import countdown, day_heading, day_text, hhmm, session_details
+from bot.formatting import countdown, day_name, day_text, hhmm, session_details
 from bot.i18n import Translator
 from bot.scheduling import JobScheduler
 from bot.services.delivery import Outgoing, Sender
@@ -197,7 +197,7 @@ class ReminderService:
                 title=title, countdown=countdown(session.starts_at - now, tr)
             ),
             f"🕘 {hhmm(session.starts_at, cohort)}–{hhmm(session.ends_at, cohort)}, "
-            + escape(day_heading(session.starts_at.astimezone(cohort.tz).date(), tr)),
+            + escape(day_name(session.starts_at.astimezone(cohort.tz).date(), tr)),
             *session_details(session, tr),
         ]
         markup = None
@@ -246,9 +246,14 @@ class ReminderService:
         return len(changes)
 
     async def _notify(self, change: SessionChangeRecord, session: Session, now: datetime) -> None:
+        if session.cancelled and change.kind != "cancelled":
+            # Moved, relocated or re-imported while cancelled (or added already cancelled):
+            # the members were told it is off, and it still is. Nothing to say.
+            return
+        restored = bool(change.old_cancelled) and not session.cancelled
         moved = change.old_starts_at is not None and change.old_starts_at != session.starts_at
         relocated = change.old_location is not None and change.old_location != session.location
-        if change.kind == "changed" and not (moved or relocated):
+        if change.kind == "changed" and not (moved or relocated or restored):
             return  # title or notes only: the schedule shows it; no need to buzz phones
         horizon = now + NOTICE_WINDOW
         relevant = [session.starts_at]
@@ -264,31 +269,44 @@ class ReminderService:
             "notice",
             str(change.id),
             [u for u, m in members if u.reachable and m.joined_at <= change.created_at],
-            lambda tr: Outgoing(self._notice_text(change, session, cohort, tr)),
+            lambda tr: Outgoing(self._notice_text(change, session, cohort, tr, now)),
         )
 
     def _notice_text(
-        self, change: SessionChangeRecord, session: Session, cohort: Cohort, tr: Translator
+        self,
+        change: SessionChangeRecord,
+        session: Session,
+        cohort: Cohort,
+        tr: Translator,
+        now: datetime,
     ) -> str:
         title = escape(session.title.get(tr.language))
+        this_year = now.astimezone(cohort.tz).year
 
         def when(moment: datetime) -> str:
+            """Inside a sentence; with the year when it is not this one."""
             local_day = moment.astimezone(cohort.tz).date()
-            return f"{escape(day_heading(local_day, tr))}, {hhmm(moment, cohort)}"
+            day = day_name(local_day, tr, year=local_day.year != this_year)
+            return f"{escape(day)}, {hhmm(moment, cohort)}"
 
-        if change.kind == "cancelled" or session.cancelled:
+        if change.kind == "cancelled":
             text = "❌ " + tr("Cancelled: <b>{title}</b>, {when}.").format(
                 title=title, when=when(session.starts_at)
             )
             if session.cancel_reason:
                 text += "\n" + escape(session.cancel_reason)
             return text
-        if change.kind == "added":
+        if change.old_cancelled and not session.cancelled:
+            text = "✅ " + tr("Back on the schedule: <b>{title}</b>, {when}.").format(
+                title=title, when=when(session.starts_at)
+            )
+        elif change.kind == "added":
             text = "🆕 " + tr("New in your schedule: <b>{title}</b>, {when}.").format(
                 title=title, when=when(session.starts_at)
             )
         elif change.old_starts_at is not None and change.old_starts_at != session.starts_at:
-            text = "🔁 " + tr("<b>{title}</b> has moved from {old} to {new}.").format(
+            # Each date stands alone on its line: no preposition has to agree with it.
+            text = "🔁 " + tr("<b>{title}</b> has moved.\nWas: {old}\nNow: {new}").format(
                 title=title, old=when(change.old_starts_at), new=when(session.starts_at)
             )
         else:

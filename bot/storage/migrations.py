@@ -223,6 +223,12 @@ UPDATE users SET coordinator_source = CASE WHEN EXISTS (SELECT 1 FROM audit a
 """
 )
 
+# Whether a changed session was cancelled before the change: a restore (cancelled, then not)
+# is announced, and a change to a session that stays cancelled is not. NULL on older rows.
+V7_CHANGE_WAS_CANCELLED = """
+ALTER TABLE session_changes ADD COLUMN old_cancelled INTEGER
+"""
+
 MIGRATIONS: list[str] = [
     V1_FOUNDATION,
     V2_REMINDERS,
@@ -230,4 +236,5 @@ MIGRATIONS: list[str] = [
     V4_OPERATIONS,
     V5_LANGUAGES,
     V6_TRUST,
+    V7_CHANGE_WAS_CANCELLED,
 ]

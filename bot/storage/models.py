@@ -169,6 +169,7 @@ class SessionChangeRecord:
     old_ends_at: datetime | None
     old_location: Localized | None
     created_at: datetime
+    old_cancelled: bool | None = None  # None: not recorded (added, or an older row)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,7 @@ def _change(r: aiosqlite.Row) -> SessionChangeRecord:
         if r["old_location"] is None
         else Localized(r["old_location"], r["old_location_ru"] or "", r["old_location_uz"] or ""),
         created_at=_instant(r["created_at"]),
+        old_cancelled=None if r["old_cancelled"] is None else bool(r["old_cancelled"]),
     )
 
 
@@ -694,8 +695,8 @@ class ChangeRepository:
     ) -> None:
         await self._db.execute(
             "INSERT INTO session_changes (session_id, kind, old_starts_at, old_ends_at,"
-            " old_location, old_location_ru, old_location_uz, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " old_location, old_location_ru, old_location_uz, old_cancelled, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 session_id,
                 kind,
@@ -704,6 +705,7 @@ class ChangeRepository:
                 before.location.en if before else None,
                 before.location.ru if before else None,
                 before.location.uz if before else None,
+                int(before.cancelled) if before else None,
                 to_db(now),
             ),
         )
