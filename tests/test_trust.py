@@ -487,3 +487,29 @@ async def test_a_one_group_supervisor_broadcast_never_says_all_or_reveals_codes(
     # Both previews go to their own group, with the word as part of the text: nothing tells
     # them which of the two codes exists.
     assert "OTHER-1 hello" in foreign.plain_text and "NOPE-9 hello" in unknown.plain_text
+
+
+async def test_a_change_that_fails_does_not_stop_the_feed(harness: BotHarness) -> None:
+    """One change that cannot be processed is logged, reported once and skipped; the next
+    change is still applied and announced."""
+    harness.user(COORDINATOR_ID, "en", name="Coordinator")
+    student = await member(harness, 7100, name="Stu")
+    cohort = await harness.storage.cohorts.by_code("TPI-2026")
+    sessions = await harness.storage.sessions.for_cohort(cohort.id)
+    upcoming = [s for s in sessions if s.starts_at > harness.clock.now() and not s.cancelled]
+    first, second = upcoming[0], upcoming[1]
+    now = harness.clock.now()
+    async with harness.storage.transaction():
+        # A change whose "before" is unreadable by the notice (a broken old location).
+        await harness.storage.changes.record(first.id, "changed", first, now)
+        await harness.storage.db.execute(
+            "UPDATE session_changes SET old_starts_at = '2026-13-45 99:99:99'"
+            " WHERE id = (SELECT max(id) FROM session_changes)"
+        )
+    start = len(harness.emulator.sent)
+    await harness.services.admin.cancel(COORDINATOR_ID, second, "Teacher ill")
+    notice = await harness.emulator.wait_for_message(7100, after=start)
+    assert "Teacher ill" in notice.plain_text
+    pending = await harness.storage.changes.pending()
+    assert pending == []
+    del student

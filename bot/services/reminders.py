@@ -152,8 +152,10 @@ class ReminderService:
     async def _digest_job(self, context) -> None:  # type: ignore[no-untyped-def]
         cohort = await self._storage.cohorts.get(context.job.data)
         if cohort is not None:
-            await self.send_digest(cohort)
-            self._schedule_digest(cohort)
+            try:
+                await self.send_digest(cohort)
+            finally:  # tomorrow's plan is scheduled even if tonight's failed
+                self._schedule_digest(cohort)
 
     async def _changes_job(self, context) -> None:  # type: ignore[no-untyped-def]
         await self.process_changes()
@@ -235,13 +237,17 @@ class ReminderService:
             return 0
         now = self._clock.now()
         for change in changes:
-            session = await self._storage.sessions.get(change.session_id)
-            if session is not None:
-                self._scheduler.cancel_prefix(f"reminder:{session.id}:")
-                if session.cohort_id not in self._leads:
-                    await self._refresh_leads()
-                self._schedule_session(session, now)
-                await self._notify(change, session, now)
+            try:
+                session = await self._storage.sessions.get(change.session_id)
+                if session is not None:
+                    self._scheduler.cancel_prefix(f"reminder:{session.id}:")
+                    if session.cohort_id not in self._leads:
+                        await self._refresh_leads()
+                    self._schedule_session(session, now)
+                    await self._notify(change, session, now)
+            except Exception as exc:  # one bad change must not stop the feed for everyone
+                log.exception("change %d of session %d failed", change.id, change.session_id)
+                self._storage.db.report(f"change {change.id}", f"{type(exc).__name__}: {exc}")
             await self._storage.changes.mark_processed(change.id)
         return len(changes)
 

@@ -132,13 +132,16 @@ class Database:
     ) -> None:
         keys = row.keys()
         ident = next((f"{k}={row[k]}" for k in ("id", "telegram_id", "code") if k in keys), "?")
-        what = f"{convert.__name__.strip('_')} {ident}"
+        self.report(f"{convert.__name__.strip('_')} {ident}", str(exc))
+
+    def report(self, what: str, detail: str) -> None:
+        """Logs a row that had to be skipped and tells the application, once per row."""
         if what in self._bad_rows:
             return
         self._bad_rows.add(what)
-        log.error("skipping an unreadable row (%s): %s", what, exc)
+        log.error("skipping %s: %s", what, detail)
         if self.on_bad_row is not None:
-            self.on_bad_row(what, str(exc))
+            self.on_bad_row(what, detail)
 
     async def schema_version(self) -> int:
         row = await self.fetchone("PRAGMA user_version")
