@@ -55,7 +55,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("roster", N_("Members of a group"), COORDINATORS, N_("<group>")),
     Command("cohorts", N_("All groups"), COORDINATORS),
     Command("sessions", N_("Sessions of a group, with their numbers"), COORDINATORS,
-            N_("<group> [YYYY-MM-DD]")),
+            N_("<group> [YYYY-MM-DD | from to]")),
     Command("cancel", N_("Cancel a session"), COORDINATORS, N_("<#> [reason]")),
     Command("move", N_("Move a session"), COORDINATORS, N_("<#> <YYYY-MM-DD> <HH:MM>")),
     Command("restore", N_("Put a cancelled session back on the schedule"), COORDINATORS,
