@@ -513,3 +513,17 @@ async def test_a_change_that_fails_does_not_stop_the_feed(harness: BotHarness) -
     pending = await harness.storage.changes.pending()
     assert pending == []
     del student
+
+
+async def test_invite_for_an_unknown_group_says_so_without_revealing_others(
+    harness: BotHarness,
+) -> None:
+    from tests.test_staff import add_other_cohort
+
+    await add_other_cohort(harness)
+    coordinator = harness.user(COORDINATOR_ID, "en", name="Coordinator")
+    assert "no group with the code XYZ-1" in (await coordinator.send("/invite XYZ-1 student")).text
+    supervisor = await member(harness, 7110, role="supervisor", name="Sup")
+    unknown = await supervisor.send("/invite XYZ-1 student")
+    foreign = await supervisor.send("/invite OTHER-1 student")
+    assert unknown.text == foreign.text and "TPI-2026" in unknown.text
