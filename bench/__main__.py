@@ -9,7 +9,7 @@ import asyncio
 import os
 import platform
 
-from bench import broadcast, latency, reminders
+from bench import broadcast, latency, priority, reminders
 
 
 def machine() -> str:
@@ -31,6 +31,7 @@ async def main() -> None:
     due = await reminders.due_time_error(20)
     flood = await reminders.flood_controlled_cohort()
     bc = await broadcast.broadcast(1000)
+    people = await priority.people_during_broadcast(1000)
     rows = []
     for command in latency.COMMANDS:
         (o50, o99), (e50, e99) = lat["ours"][command], lat["echo"][command]  # type: ignore[index]
@@ -51,6 +52,13 @@ async def main() -> None:
         ("broadcast to 1,000, flood control on", f"{bc['wall_s']:.1f} s",
          f"floor {bc['floor_s']:.1f} s ({bc['over_floor_pct']:+.1f}%), {bc['429s']:.0f} x 429, "
          f"{bc['duplicates']:.0f} duplicates, {bc['losses']:.0f} losses"),
+        (f"/today p50 / p99 ({priority.ASKERS} users) while a 1,000 broadcast drains",
+         f"{people['today_p50_s'] * 1000:.0f} / {people['today_p99_s'] * 1000:.0f} ms",
+         f"bound 1.5 s; broadcast {people['wall_s']:.1f} s, "
+         f"{people['wall_s'] / people['floor_shared_s']:.3f}x the floor of all "
+         f"{people['sent_meanwhile']:.0f} messages sent meanwhile "
+         f"({people['wall_s'] / people['floor_alone_s']:.3f}x of 1,000 alone), "
+         f"{people['429s']:.0f} x 429"),
     ]  # fmt: skip
     width = max(len(r[0]) for r in rows)
     print(f"\nMobility Bot benchmarks on {machine()}\n")

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     CommandHandler,
@@ -41,6 +40,7 @@ from bot.handlers.common import load_user
 from bot.handlers.errors import ErrorReporter, alert_soon
 from bot.handlers.throttle import Throttle
 from bot.i18n import Catalogs
+from bot.ratelimit import PriorityRateLimiter
 from bot.services import Services
 from bot.services.broadcasts import ACK_ACTION
 from bot.storage import Database, Storage
@@ -105,14 +105,10 @@ def build_application(
     if settings.messages_per_second > 0:
         # Telegram allows about 30 messages a second per bot. A bucket of 30 would let a burst
         # of 30 go at once and then 30 more within the same second; one token every
-        # 1/29.5 s keeps any one-second window under the limit, so floods meet no 429.
-        builder.rate_limiter(
-            AIORateLimiter(
-                overall_max_rate=1,
-                overall_time_period=1 / settings.messages_per_second,
-                max_retries=3,
-            )
-        )
+        # 1/29.5 s keeps any one-second window under the limit, so floods meet no 429. The
+        # token goes to the most urgent request waiting: people first, then timed messages,
+        # then broadcasts (bot/ratelimit.py).
+        builder.rate_limiter(PriorityRateLimiter(settings.messages_per_second, max_retries=3))
     app = builder.build()
     register_handlers(app, settings)
     return app

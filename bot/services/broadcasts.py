@@ -2,7 +2,8 @@
 
 The announcement and one delivery row per recipient are written before anything is sent; a
 single drainer works through the rows within Telegram's limits (the Application's rate
-limiter), so a crash mid-broadcast is finished by the next start, nobody getting two copies.
+limiter, where they come last: after answers to people and timed messages), so a crash
+mid-broadcast is finished by the next start, nobody getting two copies.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.callbacks import CallbackData
 from bot.clock import Clock
 from bot.i18n import Translator
+from bot.ratelimit import Priority
 from bot.services.delivery import Outgoing, Sender
 from bot.storage import Storage
 from bot.storage.models import Announcement, AnnouncementDelivery, Cohort, User
@@ -152,7 +154,9 @@ class BroadcastService:
                 )
                 return
             outgoing = self.message(announcement, sender, cohort, user)
-            status, error, message_id = await self._sender.send_once(user_id, outgoing)
+            status, error, message_id = await self._sender.send_once(
+                user_id, outgoing, Priority.BULK
+            )
             await self._storage.announcements.finish_delivery(
                 announcement.id, user_id, status, self._clock.now(),
                 message_id=message_id, error=error,

@@ -2,7 +2,9 @@
 
 The `deliveries` row is claimed before the send and finished after it, so a restart never
 repeats what was sent. 403 (blocked) marks the user unreachable; 429 waits `retry_after`;
-network errors are retried with backoff, a bounded number of times.
+network errors are retried with backoff, a bounded number of times. Everything sent here
+queues behind answers to people in the rate limiter (`Priority.TIMED`, or `BULK` for
+broadcasts): nobody waits for their /today while a cohort's reminders go out.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.clock import Clock
 from bot.formatting import fit_message
 from bot.i18n import Catalogs, Translator, choose_language
+from bot.ratelimit import Priority, priority_args
 from bot.storage import Storage
 from bot.storage.models import User
 
@@ -86,8 +89,11 @@ class Sender:
             tally[status] = tally.get(status, 0) + 1
         return tally
 
-    async def send_once(self, chat_id: int, outgoing: Outgoing) -> tuple[str, str, int | None]:
+    async def send_once(
+        self, chat_id: int, outgoing: Outgoing, priority: Priority = Priority.TIMED
+    ) -> tuple[str, str, int | None]:
         """(status, error, message id) after retrying what is worth retrying."""
+        limit = priority_args(self._bot, priority)
         attempt = 0
         while True:
             attempt += 1
@@ -99,6 +105,7 @@ class Sender:
                     reply_markup=outgoing.markup,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                     **outgoing.extra,
+                    **limit,
                 )
                 return "sent", "", message.message_id
             except Forbidden as exc:
