@@ -106,8 +106,8 @@ class ReminderService:
     async def reconcile(self) -> int:
         """At start: schedules the horizon's reminders and each cohort's digest; returns items.
 
-        Changes recorded while the bot was down are already in the rows read here; their
-        notices go out from the queue, right after start, not inside it."""
+        Changes recorded while the bot was down are already in the rows read here; only
+        their notices remain to send (none when nothing changed: start-up stays quick)."""
         await self._storage.deliveries.release_interrupted()
         await self._refresh_leads()
         async with self._lock:
@@ -121,8 +121,10 @@ class ReminderService:
             for cohort in await self._storage.cohorts.all():
                 count += self._schedule_digest(cohort)
         self._scheduler.at(HORIZON_ITEM, now + HORIZON_STEP, self._horizon_item)
-        self._scheduler.at(NOTICES_ITEM, now, self._notices_item)
         self._scheduler.every("changes:watch", CHANGE_POLL_SECONDS, self._changes_job)
+        # Notices of changes made while the bot was down, before anyone is answered (and
+        # before anyone can join and be told of a change made before they came).
+        await self._notify_pending()
         return count
 
     @property
