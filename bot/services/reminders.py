@@ -212,9 +212,7 @@ class ReminderService:
         try:
             await self.extend_horizon()
         finally:  # the next step is scheduled even if this one failed
-            self._scheduler.at(
-                HORIZON_ITEM, self._clock.now() + HORIZON_STEP, self._horizon_item
-            )
+            self._scheduler.at(HORIZON_ITEM, self._clock.now() + HORIZON_STEP, self._horizon_item)
 
     async def _notices_item(self, _: object) -> None:
         await self._notify_pending()

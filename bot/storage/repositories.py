@@ -744,9 +744,7 @@ class ChangeRepository:
         )
         return self._db.each(rows, _change)
 
-    async def pending_session_ids(
-        self, after: int, limit: int = 5000
-    ) -> tuple[list[int], int]:
+    async def pending_session_ids(self, after: int, limit: int = 5000) -> tuple[list[int], int]:
         """(distinct session ids, last change id) of unprocessed changes after `after`: all
         the rescheduling needs, without reading or converting whole change rows."""
         rows = await self._db.fetchall(
