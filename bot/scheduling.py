@@ -45,7 +45,7 @@ COMPACT_FACTOR = 2
 
 
 class _Item:
-    __slots__ = ("due", "callback", "data", "group", "live")
+    __slots__ = ("callback", "data", "due", "group", "live")
 
     def __init__(self, due: datetime, callback: ItemCallback, data: object, group: str | None):
         self.due = due

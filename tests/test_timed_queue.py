@@ -195,9 +195,12 @@ async def test_a_session_moved_beyond_the_horizon_and_back_is_reminded_at_its_ne
     await scheduler.retime(back - timedelta(minutes=29))
     # Nothing at the old times, one reminder each at the new one, "in 30 minutes".
     assert reminders_about(harness, "Wandering lab") == [801, 802, 803]
-    english = [m.text for m in harness.emulator.sent if m.chat_id == 801
-               and (m.text or "").startswith(REMINDER) and "Wandering lab" in (m.text or "")]  # fmt: skip
-    assert "30 minutes" in (english[0] or "")
+    english = [
+        m.text or ""
+        for m in harness.emulator.sent
+        if m.chat_id == 801 and (m.text or "").startswith(REMINDER) and "Wandering lab" in m.text
+    ]
+    assert "30 minutes" in english[0]
 
 
 async def test_a_session_cancelled_inside_the_horizon_is_not_reminded(
