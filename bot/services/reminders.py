@@ -76,6 +76,7 @@ class ReminderService:
         self._notifying = asyncio.Lock()  # one drain of change notices at a time
         self._horizon: datetime | None = None
         self._seen_change = 0  # the last change id whose session was rescheduled
+        self._polling: asyncio.Task[None] | None = None
 
     # -- which leads apply ---------------------------------------------------------------
 
@@ -218,8 +219,14 @@ class ReminderService:
         await self._notify_pending()
 
     async def _changes_job(self, context) -> None:  # type: ignore[no-untyped-def]
-        """The poll (a repeating job): reschedules at once; the notices follow as an item of
-        their own, so a long drain of notices never holds up the next reschedule."""
+        """The poll (a repeating job) returns at once: the work runs as a task, one at a
+        time, so a long catch-up after a big import is not a job APScheduler keeps skipping."""
+        if self._polling is None or self._polling.done():
+            self._polling = context.application.create_task(self._poll(), name="changes:poll")
+
+    async def _poll(self) -> None:
+        """Reschedules at once; the notices follow as an item of their own, so a long drain
+        of notices never holds up the next reschedule."""
         if await self._reschedule_pending():
             self._scheduler.at(NOTICES_ITEM, self._clock.now(), self._notices_item)
 
