@@ -238,3 +238,22 @@ async def test_a_batch_of_changes_to_one_session_leaves_its_last_state(
         f"reminder:{session_id}:30": now + timedelta(hours=8, minutes=30)
     }
     assert await harness.storage.changes.pending() == []
+
+
+def test_stored_instants_are_read_strictly() -> None:
+    from datetime import UTC
+
+    import pytest
+
+    from bot.storage.db import BadStoredValue, from_db, to_db
+
+    moment = datetime(2026, 9, 16, 3, 45, 7, tzinfo=UTC)
+    assert from_db(to_db(moment)) == moment and from_db(None) is None
+    good = "2026-09-16 08:45:00"
+    bad = ["2026-09-16T08:45:00", "2026-9-16 08:45:00", "２０２６-09-16 08:45:00",
+           "2026-13-16 08:45:00", "2026-09-16 24:00:00", "2026-09-16 08:45:00Z", "",
+           20260916]  # fmt: skip
+    bad += [good[:i] + c + good[i + 1 :] for i in (0, 3, 5, 9, 12, 15, 18) for c in "+- _a"]
+    for text in bad:
+        with pytest.raises(BadStoredValue):
+            from_db(text)  # type: ignore[arg-type]
