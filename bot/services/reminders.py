@@ -35,6 +35,7 @@ HORIZON = timedelta(hours=48)  # sessions starting within this have their remind
 HORIZON_STEP = timedelta(hours=1)  # how often the horizon moves on
 HORIZON_ITEM = "reminders:horizon"
 NOTICES_ITEM = "changes:notices"
+CHECK_ITEM = "sessions:check"
 CHANGE_BATCH = 5000  # changes rescheduled per round trip
 NOTICE_BATCH = 500
 
@@ -122,6 +123,7 @@ class ReminderService:
             for cohort in await self._storage.cohorts.all():
                 count += self._schedule_digest(cohort)
         self._scheduler.at(HORIZON_ITEM, now + HORIZON_STEP, self._horizon_item)
+        self._scheduler.at(CHECK_ITEM, now, self._check_item)  # right after start, not in it
         self._scheduler.every("changes:watch", CHANGE_POLL_SECONDS, self._changes_job)
         # Notices of changes made while the bot was down, before anyone is answered (and
         # before anyone can join and be told of a change made before they came).
@@ -214,6 +216,9 @@ class ReminderService:
             await self.extend_horizon()
         finally:  # the next step is scheduled even if this one failed
             self._scheduler.at(HORIZON_ITEM, self._clock.now() + HORIZON_STEP, self._horizon_item)
+
+    async def _check_item(self, _: object) -> None:
+        await self._storage.sessions.unreadable()  # each bad row is reported once
 
     async def _notices_item(self, _: object) -> None:
         await self._notify_pending()
