@@ -26,7 +26,9 @@ def machine() -> str:
 
 
 async def main() -> None:
-    start = await reminders.startup()  # first: RSS is this process's peak so far
+    starts = {n: await reminders.startup(n) for n in reminders.SIZES}  # fresh processes
+    start = starts[50]
+    catch = await reminders.catch_up(500)
     lat = await latency.main()
     due = await reminders.due_time_error(20)
     flood = await reminders.flood_controlled_cohort()
@@ -44,6 +46,19 @@ async def main() -> None:
          f"echo {lat['echo_rate']:.0f}/s; Telegram lets a bot send ~30/s"),
         ("start-up, 50 cohorts x 100 sessions x 40 members", f"{start['startup_s']:.2f} s",
          f"{start['jobs']:.0f} jobs, peak RSS {start['rss_mb']:.0f} MB"),
+        *((f"start-up, {n} cohorts x 100 x 40 (fresh process, ready)",
+           f"{starts[n]['ready_s']:.2f} s",
+           f"{starts[n]['jobs']:.0f} reminders queued (48 h horizon), peak RSS "
+           f"{starts[n]['rss_mb']:.0f} MB; floor 1.5 s / 120 MB at 500")
+          for n in reminders.SIZES),
+        ("catch-up: 500 x 100 sessions all moved by another process",
+         f"{catch['correct_after_write_s']:.1f} s",
+         f"after its last commit (write {catch['write_s']:.1f} s); floor 30 s; "
+         f"{catch['items']:.0f} reminders checked against the database"),
+        ("/today p50 / p99 during that catch-up (100 users, limiter off)",
+         f"{catch['today_p50_ms']:.0f} / {catch['today_p99_ms']:.0f} ms",
+         f"{catch['today_answers']:.0f} answers, {catch['notices_meanwhile']:.0f} change "
+         "notices sent meanwhile; floor p99 100 ms"),
         ("reminder due-time error, 20 reminders",
          f"median {due['due_error_median_s'] * 1000:.0f} ms",
          f"worst {due['due_error_worst_s'] * 1000:.0f} ms"),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import resource
+import shutil
 import statistics
+import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -72,6 +75,25 @@ async def synthetic_programme(
                     await storage.users.join(uid, cohort_id, Role.STUDENT, now)
                     user_ids.append(uid)
     return user_ids
+
+
+_PROGRAMMES: dict[tuple[int, int, int], Path] = {}
+
+
+async def programme(folder: Path, cohorts: int, sessions: int, members: int) -> Path:
+    """A copy, in `folder`, of a synthetic programme built once per size and process (the
+    500-cohort one takes a while to write through the repositories)."""
+    key = (cohorts, sessions, members)
+    built = _PROGRAMMES.get(key)
+    if built is None or not built.exists():
+        cache = Path(tempfile.mkdtemp(prefix="bench-programme-"))
+        atexit.register(shutil.rmtree, cache, True)
+        built = cache / "programme.sqlite3"
+        await synthetic_programme(built, cohorts=cohorts, sessions=sessions, members=members)
+        _PROGRAMMES[key] = built
+    target = folder / "bench.sqlite3"
+    shutil.copyfile(built, target)
+    return target
 
 
 def today_in_zone() -> date:

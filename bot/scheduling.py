@@ -1,18 +1,31 @@
-"""Named one-off jobs on python-telegram-bot's JobQueue, timed by the bot's Clock.
+"""The bot's one mechanism for timed messages: a queue of named items, timed by the bot's Clock.
 
-Delays are computed from `Clock.now()`, so a test that moves the clock moves the schedule;
-with the real clock this is simply "run at that instant". Job names are predictable
-(`reminder:<session>:<lead>`) so a change can find and replace them.
+Reminders and the evening plan today (attendance nudges, question escalation, task deadlines
+and the morning card later) are all "run this callback with this data at that instant". Each
+item has a predictable name (`reminder:<session>:<lead>`) so a change can find and replace it,
+and may belong to a group (`session:<id>`) so a change can drop a session's items in O(its
+items), not by scanning every name.
 
-Each one-off job's due instant is remembered, so when an adjustable clock jumps (the
-playground's `:clock`), `retime` can run what fell due in between, in order, and re-time the
-rest. Exactly-once is not the scheduler's job: the `deliveries` table guards every send.
+The items live in a heap ordered by due instant, with lazy deletion: cancelling marks the
+entry and forgets its name; the heap skips marked entries when it reaches them. Only ONE job
+sits on python-telegram-bot's JobQueue, armed for the earliest item; when it fires, every item
+due runs (each as its own task, so one slow or failing item holds up no other), then the job
+is re-armed for the next. Adding an item earlier than the armed one re-arms. APScheduler sees
+one job, not one per reminder, and no closure is built per item.
+
+Delays are computed from `Clock.now()`, so a test that moves the clock moves the schedule.
+When an adjustable clock jumps (the playground's `:clock`), `retime` runs what fell due in
+between, in order, each at its own instant. Exactly-once is not the scheduler's job: the
+`deliveries` table guards every send.
 """
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
+import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,69 +33,128 @@ from telegram.ext import Job, JobQueue
 
 from bot.clock import AdjustableClock, Clock
 
-JobCallback = Callable[[Any], Awaitable[None]]
+log = logging.getLogger(__name__)
+
+ItemCallback = Callable[[Any], Awaitable[None]]  # called with the item's data
+JobCallback = Callable[[Any], Awaitable[None]]  # a JobQueue callback (gets a context)
+
+ARMED_JOB = "timed:next"
+# Marked entries are dropped from the heap once they outnumber the live ones by this factor
+# (a big import cancels and re-adds many items; the heap must not keep the dead ones forever).
+COMPACT_FACTOR = 2
 
 
-@dataclass
-class _OneOff:
-    due: datetime
-    callback: JobCallback
-    data: object
-    job: Job | None = None
+class _Item:
+    __slots__ = ("callback", "data", "due", "group", "live")
+
+    def __init__(self, due: datetime, callback: ItemCallback, data: object, group: str | None):
+        self.due = due
+        self.callback = callback
+        self.data = data
+        self.group = group
+        self.live = True
 
 
 class JobScheduler:
     def __init__(self, job_queue: JobQueue, clock: Clock) -> None:
         self._queue = job_queue
         self._clock = clock
-        self._once: dict[str, _OneOff] = {}
+        self._heap: list[tuple[datetime, int, str, _Item]] = []
+        self._items: dict[str, _Item] = {}
+        self._groups: dict[str, set[str]] = {}
+        self._seq = itertools.count()
         self._repeating: dict[str, Job] = {}
-        self._holding = False  # during `retime`: new jobs are remembered, not queued
+        self._armed: Job | None = None
+        self._armed_due: datetime | None = None
+        self._arm_pending = False  # a re-arm is coming on the next turn of the loop
+        self._holding = False  # during `retime`: nothing fires on its own
+        self._running: set[asyncio.Task[None]] = set()
 
-    def at(self, name: str, when: datetime, callback: JobCallback, data: object = None) -> None:
-        """Runs `callback` at `when` (now, if that has passed), replacing a job of that name."""
+    # -- the items ----------------------------------------------------------------------
+
+    def at(
+        self,
+        name: str,
+        when: datetime,
+        callback: ItemCallback,
+        data: object = None,
+        group: str | None = None,
+    ) -> None:
+        """Runs `callback(data)` at `when` (now, if that has passed), replacing an item of
+        that name. `group` lets `cancel_group` drop it with its siblings."""
         self.cancel(name)
-        entry = _OneOff(when, callback, data)
-        self._once[name] = entry
-        if not self._holding:
-            self._enqueue(name, entry)
+        item = _Item(when, callback, data, group)
+        self._items[name] = item
+        if group is not None:
+            self._groups.setdefault(group, set()).add(name)
+        heapq.heappush(self._heap, (when, next(self._seq), name, item))
+        if self._armed_due is None or when < self._armed_due:
+            self._arm_soon()
+
+    def cancel(self, name: str) -> None:
+        item = self._items.pop(name, None)
+        if item is not None:
+            self._forget(name, item)
+            self._compact_if_sparse()
+        job = self._repeating.pop(name, None)
+        if job is not None and not job.removed:
+            job.schedule_removal()
+
+    def cancel_group(self, group: str) -> int:
+        """Drops every item of a group; returns how many there were."""
+        names = self._groups.pop(group, None)
+        if not names:
+            return 0
+        for name in names:
+            item = self._items.pop(name, None)
+            if item is not None:
+                item.live = False
+        self._compact_if_sparse()
+        return len(names)
+
+    def cancel_prefix(self, prefix: str) -> None:
+        """Scans every name: for rare maintenance only; a change uses `cancel_group`."""
+        for name in [n for n in (*self._items, *self._repeating) if n.startswith(prefix)]:
+            self.cancel(name)
 
     def every(self, name: str, seconds: float, callback: JobCallback) -> None:
+        """A repeating JobQueue job (the change poll); few of these exist."""
         self.cancel(name)
         self._repeating[name] = self._queue.run_repeating(
             callback, interval=seconds, first=seconds, name=name,
             job_kwargs={"misfire_grace_time": None, "coalesce": True},
         )  # fmt: skip
 
-    def cancel(self, name: str) -> None:
-        entry = self._once.pop(name, None)
-        if entry is not None:
-            self._dequeue(entry)
-        job = self._repeating.pop(name, None)
-        if job is not None and not job.removed:
-            job.schedule_removal()
-
-    def cancel_prefix(self, prefix: str) -> None:
-        for name in [n for n in (*self._once, *self._repeating) if n.startswith(prefix)]:
-            self.cancel(name)
+    def __len__(self) -> int:
+        return len(self._items)
 
     def scheduled(self, prefix: str = "") -> dict[str, datetime | None]:
         """name -> when it is due (next run for repeating jobs), for tests, stats, benchmark."""
         found: dict[str, datetime | None] = {
-            name: entry.due for name, entry in self._once.items() if name.startswith(prefix)
+            name: item.due for name, item in self._items.items() if name.startswith(prefix)
         }
         for name, job in self._repeating.items():
             if name.startswith(prefix) and not job.removed:
                 found[name] = job.next_t
         return found
 
-    async def retime(self, to: datetime) -> int:
-        """Moves the clock forward to `to` and catches the schedule up; returns jobs run.
+    def due_of(self, name: str) -> datetime | None:
+        item = self._items.get(name)
+        return item.due if item is not None else None
 
-        Every one-off job due by `to` runs in due order (ties by name), with the clock stepped
-        to its instant first so it sees the "now" it was planned for; jobs those jobs schedule
-        (the next evening plan) run too if due by `to`. The rest are re-timed from the new
-        now. Repeating jobs (the change poll) keep their interval.
+    def data_of(self, name: str) -> object:
+        item = self._items.get(name)
+        return item.data if item is not None else None
+
+    # -- the clock jumps ------------------------------------------------------------------
+
+    async def retime(self, to: datetime) -> int:
+        """Moves the clock forward to `to` and catches the schedule up; returns items run.
+
+        Every item due by `to` runs in due order (ties in the order they were added), with
+        the clock stepped to its instant first so it sees the "now" it was planned for; items
+        those items add (the next evening plan) run too if due by `to`. The armed job is then
+        re-armed from the new now. Repeating jobs (the change poll) keep their interval.
         """
         clock = self._clock
         if not isinstance(clock, AdjustableClock):
@@ -92,57 +164,112 @@ class JobScheduler:
         if to < clock.now():
             raise ValueError("the clock only moves forward")
         self._holding = True
+        self._disarm()  # nothing fires on its own while the clock is stepped
         ran = 0
         try:
-            for entry in self._once.values():
-                self._dequeue(entry)  # nothing fires on its own while the clock is stepped
-            while due := [(e.due, n) for n, e in self._once.items() if e.due <= to]:
-                when, name = min(due)
-                entry = self._once.pop(name)
+            while (entry := self._pop_due(to)) is not None:
+                when, name, item = entry
                 clock.set(max(when, clock.now()))
-                await self._run_now(name, entry)
+                await self._run(name, item)
                 ran += 1
             clock.set(to)
         finally:
             self._holding = False
-            for name, entry in self._once.items():
-                self._enqueue(name, entry)
+            self._arm()
         return ran
 
-    # -- internals --------------------------------------------------------------------------
+    # -- internals ------------------------------------------------------------------------
 
-    def _enqueue(self, name: str, entry: _OneOff) -> None:
-        delay = max(0.0, (entry.due - self._clock.now()).total_seconds())
+    def _forget(self, name: str, item: _Item) -> None:
+        item.live = False
+        if item.group is not None:
+            names = self._groups.get(item.group)
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del self._groups[item.group]
+
+    def _compact_if_sparse(self) -> None:
+        if len(self._heap) > 1024 and len(self._heap) > COMPACT_FACTOR * (len(self._items) + 1):
+            self._heap = [entry for entry in self._heap if entry[3].live]
+            heapq.heapify(self._heap)
+
+    def _earliest(self) -> datetime | None:
+        heap = self._heap
+        while heap and not heap[0][3].live:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def _pop_due(self, by: datetime) -> tuple[datetime, str, _Item] | None:
+        when = self._earliest()
+        if when is None or when > by:
+            return None
+        when, _, name, item = heapq.heappop(self._heap)
+        del self._items[name]
+        self._forget(name, item)
+        return when, name, item
+
+    def _arm_soon(self) -> None:
+        """Re-arms once per turn of the event loop, however many items were added in it
+        (start-up adds thousands; APScheduler should hear of it once)."""
+        if self._holding or self._arm_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._arm()
+            return
+        self._arm_pending = True
+        loop.call_soon(self._arm)
+
+    def _arm(self) -> None:
+        self._arm_pending = False
+        if self._holding:
+            return
+        when = self._earliest()
+        if when == self._armed_due and self._armed is not None and not self._armed.removed:
+            return
+        self._disarm()
+        if when is None:
+            return
+        delay = max(0.0, (when - self._clock.now()).total_seconds())
         # APScheduler silently drops a job that fires more than misfire_grace_time late
-        # (1 s by default, e.g. after the loop was busy): the callbacks judge staleness.
-        entry.job = self._queue.run_once(
-            self._forget_then(name, entry),
-            when=delay,
-            name=name,
-            data=entry.data,
-            job_kwargs={"misfire_grace_time": None},
+        # (1 s by default, e.g. after the loop was busy): the items judge staleness themselves.
+        self._armed = self._queue.run_once(
+            self._fire, when=delay, name=ARMED_JOB, job_kwargs={"misfire_grace_time": None}
         )
+        self._armed_due = when
 
-    @staticmethod
-    def _dequeue(entry: _OneOff) -> None:
-        if entry.job is not None and not entry.job.removed:
-            entry.job.schedule_removal()
-        entry.job = None
+    def _disarm(self) -> None:
+        if self._armed is not None and not self._armed.removed:
+            self._armed.schedule_removal()
+        self._armed = None
+        self._armed_due = None
 
-    async def _run_now(self, name: str, entry: _OneOff) -> None:
-        """Runs a job's callback as the JobQueue would (a job context; errors reach the
-        application's error handler)."""
-        # A real Job (Job.run reports errors with its APScheduler id), taken out of the queue
-        # before the loop could start it: only this call runs it.
-        job = self._queue.run_once(self._forget_then(name, entry), when=0, name=name,
-                                   data=entry.data)  # fmt: skip
-        job.schedule_removal()
-        await job.run(self._queue.application)
+    async def _fire(self, context: Any) -> None:
+        """The armed job: starts every item due, then re-arms for the next one."""
+        if self._holding:
+            return
+        # The job was armed for `armed_due` and that much time has passed, whatever a frozen
+        # test clock says.
+        by = max(self._clock.now(), self._armed_due or self._clock.now())
+        self._armed = None
+        self._armed_due = None
+        application = self._queue.application
+        while (entry := self._pop_due(by)) is not None:
+            _, name, item = entry
+            task = application.create_task(self._run(name, item), name=name)
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        self._arm()
 
-    def _forget_then(self, name: str, entry: _OneOff) -> JobCallback:
-        async def run(context: Any) -> None:
-            if self._once.get(name) is entry:
-                del self._once[name]
-            await entry.callback(context)
-
-        return run
+    async def _run(self, name: str, item: _Item) -> None:
+        """One item, isolated: a failure is logged and reported; the others run regardless."""
+        try:
+            await item.callback(item.data)
+        except Exception as exc:
+            log.exception("timed item %s failed", name)
+            try:
+                await self._queue.application.process_error(update=None, error=exc)
+            except Exception:
+                log.exception("reporting the failure of %s failed", name)

@@ -8,6 +8,7 @@ rescheduled jobs and short notices.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -30,6 +31,13 @@ LEAD_CHOICES = (15, 30, 60, 120)
 NOTICE_WINDOW = timedelta(hours=48)
 DIGEST_AT = time(20, 0)
 CHANGE_POLL_SECONDS = 3.0
+HORIZON = timedelta(hours=48)  # sessions starting within this have their reminders queued
+HORIZON_STEP = timedelta(hours=1)  # how often the horizon moves on
+HORIZON_ITEM = "reminders:horizon"
+NOTICES_ITEM = "changes:notices"
+CHECK_ITEM = "sessions:check"
+CHANGE_BATCH = 5000  # changes rescheduled per round trip
+NOTICE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,10 @@ class ReminderJob:
     session_id: int
     lead: int
     starts_at: datetime  # the start this job was planned for; a moved session has a new one
+
+
+def _group(session_id: int) -> str:
+    return f"session:{session_id}"
 
 
 def map_url(session: Session) -> str:
@@ -61,6 +73,11 @@ class ReminderService:
         self._sender = sender
         self._scheduler = scheduler
         self._leads: dict[int, tuple[int, ...]] = {}  # cohort id -> leads its members use
+        self._lock = asyncio.Lock()  # one change to what is scheduled at a time
+        self._notifying = asyncio.Lock()  # one drain of change notices at a time
+        self._horizon: datetime | None = None
+        self._seen_change = 0  # the last change id whose session was rescheduled
+        self._polling: asyncio.Task[None] | None = None
 
     # -- which leads apply ---------------------------------------------------------------
 
@@ -81,38 +98,77 @@ class ReminderService:
             self._leads[cohort_id] = tuple(sorted(leads, reverse=True))
 
     # -- scheduling ----------------------------------------------------------------------
+    #
+    # Only a near horizon is on the timed queue: sessions starting within HORIZON of now. An
+    # item due every HORIZON_STEP moves the horizon on; a change schedules its session only
+    # when it starts within the horizon (beyond it, the horizon will reach it). Every change
+    # to what is scheduled runs under one lock, so a read from the database and the items it
+    # schedules are never overtaken by an older read.
 
     async def reconcile(self) -> int:
-        """At start: schedules every future reminder and each cohort's digest; returns jobs."""
+        """At start: schedules the horizon's reminders and each cohort's digest; returns items.
+
+        Changes recorded while the bot was down are already in the rows read here; only
+        their notices remain to send (none when nothing changed: start-up stays quick)."""
         await self._storage.deliveries.release_interrupted()
         await self._refresh_leads()
-        await self.process_changes()  # changes made while the bot was down
-        now = self._clock.now()
-        count = 0
-        for session in await self._storage.sessions.upcoming(now):
-            count += self._schedule_session(session, now)
-        for cohort in await self._storage.cohorts.all():
-            count += self._schedule_digest(cohort)
+        async with self._lock:
+            # Read the feed's position first: every change up to it is in the rows read next.
+            self._seen_change = await self._storage.changes.last_id()
+            now = self._clock.now()
+            self._horizon = (now + HORIZON).replace(microsecond=0)
+            count = 0
+            for session in await self._storage.sessions.upcoming_between(now, self._horizon):
+                count += self._schedule_session(session, now)
+            for cohort in await self._storage.cohorts.all():
+                count += self._schedule_digest(cohort)
+        self._scheduler.at(HORIZON_ITEM, now + HORIZON_STEP, self._horizon_item)
+        self._scheduler.at(CHECK_ITEM, now, self._check_item)  # right after start, not in it
         self._scheduler.every("changes:watch", CHANGE_POLL_SECONDS, self._changes_job)
+        # Notices of changes made while the bot was down, before anyone is answered (and
+        # before anyone can join and be told of a change made before they came).
+        await self._notify_pending()
         return count
+
+    @property
+    def horizon(self) -> datetime | None:
+        """Sessions starting up to this instant have their reminders on the queue."""
+        return self._horizon
+
+    async def extend_horizon(self) -> int:
+        """Schedules the sessions the horizon reaches since it last moved; returns items."""
+        async with self._lock:
+            now = self._clock.now()
+            until = (now + HORIZON).replace(microsecond=0)
+            after = self._horizon if self._horizon is not None else now
+            if until <= after:
+                return 0
+            sessions = await self._storage.sessions.upcoming_between(after, until)
+            self._horizon = until
+            return sum(self._schedule_session(s, now) for s in sessions)
 
     async def reschedule_cohort(self, cohort_id: int) -> None:
         """After a member changes their leads or joins: the cohort's set of leads may differ."""
-        before = self._leads.get(cohort_id)
-        await self._refresh_leads()
-        if self._leads.get(cohort_id) == before:
-            return
-        now = self._clock.now()
-        for session in await self._storage.sessions.upcoming(now):
-            if session.cohort_id == cohort_id:
-                self._scheduler.cancel_prefix(f"reminder:{session.id}:")
-                self._schedule_session(session, now)
-        cohort = await self._storage.cohorts.get(cohort_id)
-        if cohort is not None:
-            self._schedule_digest(cohort)
+        async with self._lock:
+            before = self._leads.get(cohort_id)
+            await self._refresh_leads()
+            if self._leads.get(cohort_id) == before:
+                return
+            now = self._clock.now()
+            if self._horizon is not None:
+                sessions = await self._storage.sessions.starting_between(
+                    cohort_id, now, self._horizon + timedelta(seconds=1)
+                )
+                for session in sessions:
+                    self._scheduler.cancel_group(_group(session.id))
+                    if session.starts_at <= self._horizon:
+                        self._schedule_session(session, now)
+            cohort = await self._storage.cohorts.get(cohort_id)
+            if cohort is not None:
+                self._schedule_digest(cohort)
 
     def _schedule_session(self, session: Session, now: datetime) -> int:
-        """One job per lead in use. Reminders that fell due while the bot was down are sent
+        """One item per lead in use. Reminders that fell due while the bot was down are sent
         now if the session has not started, but only the latest of them (no burst of stale
         60- and 30-minute reminders)."""
         if session.cancelled or session.starts_at <= now:
@@ -127,8 +183,9 @@ class ReminderService:
             self._scheduler.at(
                 f"reminder:{session.id}:{lead}",
                 due,
-                self._reminder_job,
+                self.send_reminders,
                 ReminderJob(session.id, lead, session.starts_at),
+                group=_group(session.id),
             )
             count += 1
         return count
@@ -141,24 +198,42 @@ class ReminderService:
         if when.date() > cohort.departs:
             self._scheduler.cancel(f"digest:{cohort.id}")
             return 0
-        self._scheduler.at(f"digest:{cohort.id}", when, self._digest_job, cohort.id)
+        self._scheduler.at(f"digest:{cohort.id}", when, self._digest_item, cohort.id)
         return 1
 
-    # -- job callbacks (no update: everything comes from the job's data) -------------------
+    # -- timed items (no update: everything comes from the item's data) --------------------
 
-    async def _reminder_job(self, context) -> None:  # type: ignore[no-untyped-def]
-        await self.send_reminders(context.job.data)
-
-    async def _digest_job(self, context) -> None:  # type: ignore[no-untyped-def]
-        cohort = await self._storage.cohorts.get(context.job.data)
+    async def _digest_item(self, cohort_id: int) -> None:
+        cohort = await self._storage.cohorts.get(cohort_id)
         if cohort is not None:
             try:
                 await self.send_digest(cohort)
             finally:  # tomorrow's plan is scheduled even if tonight's failed
                 self._schedule_digest(cohort)
 
+    async def _horizon_item(self, _: object) -> None:
+        try:
+            await self.extend_horizon()
+        finally:  # the next step is scheduled even if this one failed
+            self._scheduler.at(HORIZON_ITEM, self._clock.now() + HORIZON_STEP, self._horizon_item)
+
+    async def _check_item(self, _: object) -> None:
+        await self._storage.sessions.unreadable()  # each bad row is reported once
+
+    async def _notices_item(self, _: object) -> None:
+        await self._notify_pending()
+
     async def _changes_job(self, context) -> None:  # type: ignore[no-untyped-def]
-        await self.process_changes()
+        """The poll (a repeating job) returns at once: the work runs as a task, one at a
+        time, so a long catch-up after a big import is not a job APScheduler keeps skipping."""
+        if self._polling is None or self._polling.done():
+            self._polling = context.application.create_task(self._poll(), name="changes:poll")
+
+    async def _poll(self) -> None:
+        """Reschedules at once; the notices follow as an item of their own, so a long drain
+        of notices never holds up the next reschedule."""
+        if await self._reschedule_pending():
+            self._scheduler.at(NOTICES_ITEM, self._clock.now(), self._notices_item)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -231,25 +306,73 @@ class ReminderService:
     # -- changes ---------------------------------------------------------------------------
 
     async def process_changes(self) -> int:
-        """Applies pending session changes to the schedule and notifies members."""
-        changes = await self._storage.changes.pending()
-        if not changes:
-            return 0
+        """Applies pending session changes to the schedule, then notifies members; returns
+        how many changes were rescheduled."""
+        count = await self._reschedule_pending()
+        await self._notify_pending()
+        return count
+
+    async def _reschedule_pending(self) -> int:
+        """Every change the bot has not yet seen, in batches: each batch reads its sessions
+        in one query, refreshes the leads at most once, and replaces each session's items
+        once, however many changes it had."""
+        total = 0
+        async with self._lock:
+            while True:
+                session_ids, last = await self._storage.changes.pending_session_ids(
+                    self._seen_change, CHANGE_BATCH
+                )
+                if not session_ids:
+                    return total
+                await self._reschedule(session_ids)
+                total += len(session_ids)
+                self._seen_change = last
+
+    async def _reschedule(self, session_ids: list[int]) -> None:
+        sessions = await self._storage.sessions.get_many(session_ids)
+        if any(s.cohort_id not in self._leads for s in sessions.values()):
+            await self._refresh_leads()  # a new cohort, or its first member
         now = self._clock.now()
-        for change in changes:
+        horizon = self._horizon if self._horizon is not None else now + HORIZON
+        for session_id in session_ids:
+            self._scheduler.cancel_group(_group(session_id))
+            session = sessions.get(session_id)
+            if session is None or session.starts_at > horizon:
+                continue  # gone, or the horizon will reach it
             try:
-                session = await self._storage.sessions.get(change.session_id)
-                if session is not None:
-                    self._scheduler.cancel_prefix(f"reminder:{session.id}:")
-                    if session.cohort_id not in self._leads:
-                        await self._refresh_leads()
-                    self._schedule_session(session, now)
-                    await self._notify(change, session, now)
-            except Exception as exc:  # one bad change must not stop the feed for everyone
-                log.exception("change %d of session %d failed", change.id, change.session_id)
-                self._storage.db.report(f"change {change.id}", f"{type(exc).__name__}: {exc}")
-            await self._storage.changes.mark_processed(change.id)
-        return len(changes)
+                self._schedule_session(session, now)
+            except Exception as exc:  # one bad session must not stop the feed for everyone
+                log.exception("rescheduling session %d failed", session_id)
+                self._storage.db.report(f"session {session_id}", f"{type(exc).__name__}: {exc}")
+
+    async def _notify_pending(self) -> int:
+        """Notices for the changes already rescheduled, then each marked processed (a crash
+        in between repeats a notice attempt; the deliveries table sends it once)."""
+        done = 0
+        async with self._notifying:
+            while changes := await self._storage.changes.pending(
+                NOTICE_BATCH, upto=self._seen_change
+            ):
+                sessions = await self._storage.sessions.get_many(
+                    list(dict.fromkeys(c.session_id for c in changes))
+                )
+                now = self._clock.now()
+                for change in changes:
+                    session = sessions.get(change.session_id)
+                    if session is None:
+                        continue
+                    try:
+                        await self._notify(change, session, now)
+                    except Exception as exc:  # one bad change must not stop the others
+                        log.exception(
+                            "change %d of session %d failed", change.id, change.session_id
+                        )
+                        self._storage.db.report(
+                            f"change {change.id}", f"{type(exc).__name__}: {exc}"
+                        )
+                await self._storage.changes.mark_processed_many([c.id for c in changes])
+                done += len(changes)
+        return done
 
     async def _notify(self, change: SessionChangeRecord, session: Session, now: datetime) -> None:
         if session.cancelled and change.kind != "cancelled":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -23,7 +22,10 @@ BUSY_TIMEOUT_MS = 5000
 # Instants are fixed-width UTC text, 'YYYY-MM-DD HH:MM:SS', so that text order is time order.
 # strftime('%Y') does not zero-pad years below 1000 on every platform (a stored '26-11-28 ...'
 # sorted after every real date and broke each reader), so the text is built digit by digit.
-_INSTANT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
+# Reading: a positional check of the shape (length, separators, ASCII), then
+# `datetime.fromisoformat`, which rejects any non-digit in a number field; about twice as
+# fast as a regex with datetime(*groups), which mattered when start-up read every session.
+_SEPARATORS = ((4, "-"), (7, "-"), (10, " "), (13, ":"), (16, ":"))
 
 
 class BadStoredValue(ValueError):
@@ -42,11 +44,15 @@ def from_db(text: str | None) -> datetime | None:
     """Reads an instant back strictly: anything else raises BadStoredValue."""
     if text is None:
         return None
-    match = _INSTANT.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
+    if (
+        type(text) is not str
+        or len(text) != 19
+        or not text.isascii()
+        or any(text[i] != sep for i, sep in _SEPARATORS)
+    ):
         raise BadStoredValue(f"not a stored instant: {str(text)[:40]!r}")
     try:
-        return datetime(*(int(g) for g in match.groups()), tzinfo=UTC)
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError as exc:
         raise BadStoredValue(f"not a stored instant: {text!r}") from exc
 

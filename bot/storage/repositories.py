@@ -371,6 +371,40 @@ class SessionRepository:
             params | {"id": session_id},
         )
 
+    async def get_many(self, ids: Sequence[int]) -> dict[int, Session]:
+        """id -> session for those that exist (and can be read), in chunks of bound values."""
+        found: dict[int, Session] = {}
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows = await self._db.fetchall(
+                f"SELECT * FROM sessions WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            found.update((s.id, s) for s in self._db.each(rows, _session))
+        return found
+
+    async def upcoming_between(self, after: datetime, until: datetime) -> list[Session]:
+        """Sessions of every cohort, not cancelled, starting in (after, until]: the reminder
+        horizon. `cohort_id IN (...)` lets SQLite walk the (cohort_id, starts_at) index once
+        per cohort instead of reading every session."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM sessions WHERE cohort_id IN (SELECT id FROM cohorts)"
+            " AND starts_at > ? AND starts_at <= ? AND cancelled = 0",
+            (to_db(after), to_db(until)),
+        )
+        return self._db.each(rows, _session)
+
+    async def unreadable(self) -> list[Session]:
+        """Reads the rows whose instants are not in the stored form, so that each is reported
+        (`Database.each` skips and reports them): the horizon's range queries never see a row
+        whose start is garbage, and nobody should find out only when it is needed."""
+        shape = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+        rows = await self._db.fetchall(
+            "SELECT * FROM sessions WHERE starts_at NOT GLOB ? OR ends_at NOT GLOB ?",
+            (shape, shape),
+        )
+        return self._db.each(rows, _session)
+
     async def upcoming(self, after: datetime) -> list[Session]:
         """Every session, in every cohort, not cancelled and starting after `after`."""
         rows = await self._db.fetchall(
@@ -710,15 +744,41 @@ class ChangeRepository:
             ),
         )
 
-    async def pending(self, limit: int = 500) -> list[SessionChangeRecord]:
+    async def pending(
+        self, limit: int = 500, *, after: int = 0, upto: int | None = None
+    ) -> list[SessionChangeRecord]:
+        """Unprocessed changes in id order, with id in (after, upto]."""
         rows = await self._db.fetchall(
-            "SELECT * FROM session_changes WHERE processed = 0 ORDER BY id LIMIT ?", (limit,)
+            "SELECT * FROM session_changes WHERE processed = 0 AND id > ? AND id <= ?"
+            " ORDER BY id LIMIT ?",
+            (after, upto if upto is not None else 2**62, limit),
         )
         return self._db.each(rows, _change)
+
+    async def pending_session_ids(self, after: int, limit: int = 5000) -> tuple[list[int], int]:
+        """(distinct session ids, last change id) of unprocessed changes after `after`: all
+        the rescheduling needs, without reading or converting whole change rows."""
+        rows = await self._db.fetchall(
+            "SELECT id, session_id FROM session_changes WHERE processed = 0 AND id > ?"
+            " ORDER BY id LIMIT ?",
+            (after, limit),
+        )
+        if not rows:
+            return [], after
+        return list(dict.fromkeys(r["session_id"] for r in rows)), rows[-1]["id"]
+
+    async def last_id(self) -> int:
+        row = await self._db.fetchone("SELECT MAX(id) AS m FROM session_changes")
+        return int(row["m"] or 0) if row else 0
 
     async def mark_processed(self, change_id: int) -> None:
         await self._db.execute(
             "UPDATE session_changes SET processed = 1 WHERE id = ?", (change_id,)
+        )
+
+    async def mark_processed_many(self, change_ids: Sequence[int]) -> None:
+        await self._db.executemany(
+            "UPDATE session_changes SET processed = 1 WHERE id = ?", [(i,) for i in change_ids]
         )
 
 
