@@ -21,6 +21,7 @@ from telegram.ext import (
 from bot.callbacks import pattern
 from bot.clock import Clock
 from bot.commands import register_default_menus
+from bot.concurrency import PerUserOrder
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext
 from bot.handlers import (
@@ -77,6 +78,7 @@ def build_application(
         jobs = await services.reminders.reconcile()
         log.info("scheduled %d reminder and digest jobs", jobs)
         await services.broadcasts.resume()
+        services.presence.start()
         log.info("bot @%s ready, database %s", app.bot.username, settings.database)
 
     async def post_stop(app: Application) -> None:
@@ -85,11 +87,13 @@ def build_application(
         services: Services | None = app.bot_data.get(SERVICES_KEY)
         if services is not None:
             await services.broadcasts.stop()
+            await services.presence.stop()
 
     async def post_shutdown(app: Application) -> None:
         services: Services | None = app.bot_data.pop(SERVICES_KEY, None)
         if services is not None:
             await services.broadcasts.stop()
+            await services.presence.stop()
             await services.storage.db.close()
 
     builder = (
@@ -98,6 +102,8 @@ def build_application(
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
         .context_types(ContextTypes(context=BotContext))
+        # People's updates run side by side; each person's in the order they sent them.
+        .concurrent_updates(PerUserOrder())
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)

@@ -379,6 +379,8 @@ async def test_a_session_with_huge_fields_still_reaches_members(harness: BotHarn
     await harness.storage.sessions.update(
         session.id, replace(SessionFields.of(session), notes=huge)
     )
+    # Like every path that changes a session, through the change feed (cached plans follow it).
+    await harness.storage.changes.record(session.id, "changed", session, harness.clock.now())
     start = len(harness.emulator.sent)
     await student.send("/today", replies=2)
     sent = [m for m in harness.emulator.sent[start:] if m.chat_id == 7070]

@@ -9,6 +9,7 @@ rescheduled jobs and short notices.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from html import escape
@@ -47,6 +48,8 @@ def map_url(session: Session) -> str:
 
 
 class ReminderService:
+    on_changes: Callable[[], None] | None = None  # called as pending changes are applied
+
     def __init__(
         self,
         storage: Storage,
@@ -235,6 +238,8 @@ class ReminderService:
         changes = await self._storage.changes.pending()
         if not changes:
             return 0
+        if self.on_changes is not None:  # cached plans must not outlive a change
+            self.on_changes()
         now = self._clock.now()
         for change in changes:
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from bot.storage.migrations import MIGRATIONS
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+# Bookkeeping gives way to another process's write at once; it is retried in a few seconds.
+WAIT_IF_BUSY_MS = 20
 
 
 # Instants are fixed-width UTC text, 'YYYY-MM-DD HH:MM:SS', so that text order is time order.
@@ -202,6 +205,40 @@ class Database:
         async with self._statement():
             await self.conn.executemany(sql, rows)
 
+    async def write_if_free(
+        self, sql: str, rows: Sequence[Sequence[Any]], wait_ms: int = WAIT_IF_BUSY_MS
+    ) -> bool:
+        """One statement for many rows in its own transaction, unless another process holds
+        the write lock for longer than `wait_ms`: then nothing is written and False returned.
+
+        For bookkeeping that can wait for its next round (who was seen when). Statements of
+        this process queue behind this one on the shared connection, so it must never sit in
+        the busy timeout while answers wait.
+        """
+        if not rows:
+            return True
+        async with self._lock:
+            conn = self.conn
+            await conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+            try:
+                try:
+                    await conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if _busy(exc):
+                        return False
+                    raise
+                try:
+                    await conn.executemany(sql, rows)
+                    await conn.execute("COMMIT")
+                except BaseException as exc:
+                    await conn.execute("ROLLBACK")
+                    if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
+                        return False
+                    raise
+                return True
+            finally:
+                await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
     async def fetchall(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> list[aiosqlite.Row]:
@@ -215,6 +252,10 @@ class Database:
         async with self._statement():
             async with self.conn.execute(sql, params) as cursor:
                 return await cursor.fetchone()
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _split_sql(script: str) -> list[str]:

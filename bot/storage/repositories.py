@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -90,6 +91,63 @@ SELECT u.*, m.role AS member_role
 FROM users u
 LEFT JOIN memberships m ON m.user_id = u.telegram_id AND m.cohort_id = u.cohort_id
 """
+
+
+_COHORT_COLUMNS = (
+    "id", "code", "name", "name_ru", "name_uz", "timezone", "arrives", "departs",
+    "home_institution", "host_institution",
+)  # fmt: skip
+
+# Everything a handler needs about the person writing, in one statement (one hand-off to the
+# database thread): the user, their role in the cohort they read, every membership, that
+# cohort, and the position of the change feed (which keys the cached day plans).
+_LOAD_USER = (
+    "SELECT u.*, m.role AS member_role, "
+    + ", ".join(f"c.{col} AS c_{col}" for col in _COHORT_COLUMNS)
+    + ", (SELECT json_group_array(json_array(ms.cohort_id, ms.role, ms.joined_at))"
+    " FROM memberships ms WHERE ms.user_id = u.telegram_id) AS member_list,"
+    " (SELECT max(id) FROM session_changes) AS feed_position"
+    " FROM users u"
+    " LEFT JOIN memberships m ON m.user_id = u.telegram_id AND m.cohort_id = u.cohort_id"
+    " LEFT JOIN cohorts c ON c.id = u.cohort_id"
+    " WHERE u.telegram_id = ?"
+)
+
+
+@dataclass(frozen=True)
+class LoadedUser:
+    """What `UserRepository.load` reads in one round trip."""
+
+    user: User
+    memberships: list[Membership]
+    cohort: Cohort | None  # the cohort the user reads, as it is now
+    feed_position: int  # the latest change id: any change to any session moves it
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A user's latest update, as `record_seen` writes it."""
+
+    id: int
+    first_name: str
+    last_name: str
+    username: str
+    telegram_language: str | None
+    at: datetime
+
+
+def _loaded(row: aiosqlite.Row) -> LoadedUser:
+    cohort = None
+    if row["c_id"] is not None:
+        cohort = _cohort({col: row[f"c_{col}"] for col in _COHORT_COLUMNS})
+    memberships = sorted(
+        (
+            Membership(row["telegram_id"], cohort_id, Role(role), _instant(joined))
+            for cohort_id, role, joined in json.loads(row["member_list"] or "[]")
+        ),
+        key=lambda m: m.joined_at,
+    )
+    return LoadedUser(_user(row), memberships, cohort, row["feed_position"] or 0)
 
 
 def _user(row: aiosqlite.Row) -> User:
@@ -440,6 +498,23 @@ class UserRepository:
     async def get(self, telegram_id: int) -> User | None:
         row = await self._db.fetchone(_USER_SELECT + " WHERE u.telegram_id = ?", (telegram_id,))
         return self._db.one(row, _user)
+
+    async def load(self, telegram_id: int) -> LoadedUser | None:
+        """The user, their memberships and cohort, and the feed position: one round trip."""
+        row = await self._db.fetchone(_LOAD_USER, (telegram_id,))
+        return self._db.one(row, _loaded)
+
+    async def record_seen(self, seen: Sequence[Seen]) -> bool:
+        """Writes who wrote to the bot, and as whom, in one short transaction; False when
+        another process holds the write lock (the caller keeps them for the next round)."""
+        return await self._db.write_if_free(
+            "UPDATE users SET first_name = ?, last_name = ?, username = ?,"
+            " telegram_language = ?, last_seen = ?, reachable = 1 WHERE telegram_id = ?",
+            [
+                (s.first_name, s.last_name, s.username, s.telegram_language, to_db(s.at), s.id)
+                for s in seen
+            ],
+        )
 
     async def touch(
         self,
