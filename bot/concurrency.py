@@ -17,7 +17,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-MAX_CONCURRENT_UPDATES = 256
+# High enough that updates waiting for their sender's earlier ones rarely fill it (a flood from
+# one person is dropped by the throttle in microseconds each); each waiting update is a task.
+MAX_CONCURRENT_UPDATES = 1024
 
 
 class PerUserOrder(BaseUpdateProcessor):

@@ -92,6 +92,18 @@ class BotHarness:
         self.emulator.add_user(user_id, name, last_name="User", language_code=language)
         return Chat(self, user_id)
 
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Waits until every update received so far has been handled (they run concurrently)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        processor = self.app.update_processor
+        while not (self.app.update_queue.empty() and processor.current_concurrent_updates == 0):
+            if loop.time() > deadline:
+                raise TimeoutError("updates still being handled")
+            await asyncio.sleep(0.01)
+
     async def invite_code(self, cohort_code: str = "TPI-2026", role: str = "student") -> str:
         from bot.storage.models import Role
 

@@ -59,15 +59,19 @@ BadRowHook = Callable[[str, str], None]
 
 
 class Database:
-    """Wraps one aiosqlite connection.
+    """Wraps the process's aiosqlite connections: one that writes, one that only reads.
 
-    Handlers run concurrently on one event loop and share this connection, so a transaction
-    holds a lock: statements from other tasks wait instead of slipping into it.
+    Handlers run concurrently on one event loop and share the writing connection, so a
+    transaction holds a lock: statements from other tasks wait instead of slipping into it.
+    Reads outside the reader's own transaction go to the second connection: in WAL mode a
+    reader never waits for a writer, so an answer never queues behind a write that waits for
+    another process's lock (an import), nor behind this process's own transactions.
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         self._conn: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None  # None for ":memory:" (one database)
         self._lock = asyncio.Lock()
         self._tx_owner: asyncio.Task[Any] | None = None
         # Called once per bad row (what, detail): the application alerts coordinators.
@@ -92,12 +96,21 @@ class Database:
             await self._conn.execute("PRAGMA journal_mode = WAL")
             await self._conn.execute("PRAGMA synchronous = NORMAL")
             await self.migrate()
+            if isinstance(self.path, Path):
+                self._reader = await aiosqlite.connect(str(self.path), isolation_level=None)
+                self._reader.row_factory = aiosqlite.Row
+                await self._reader.execute("PRAGMA foreign_keys = ON")  # as the writer, alike
+                await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                await self._reader.execute("PRAGMA query_only = ON")
         except BaseException:
             # An open aiosqlite connection keeps its thread alive and hangs process exit.
             await self.close()
             raise
 
     async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
@@ -242,16 +255,20 @@ class Database:
     async def fetchall(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> list[aiosqlite.Row]:
+        """One hand-off to a database thread: the reader's, unless this task is inside a
+        transaction (which must see its own writes)."""
+        reader = self._reader
+        if reader is not None and self._tx_owner is not asyncio.current_task():
+            return list(await reader.execute_fetchall(sql, params))
         async with self._statement():
-            async with self.conn.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+            return list(await self.conn.execute_fetchall(sql, params))
 
     async def fetchone(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> aiosqlite.Row | None:
-        async with self._statement():
-            async with self.conn.execute(sql, params) as cursor:
-                return await cursor.fetchone()
+        """For statements of one row (a key, LIMIT 1, an aggregate)."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:

@@ -229,6 +229,14 @@ def _localized(fields: object, *names: str) -> None:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A statement and its rows, built before a transaction so the transaction only writes."""
+
+    sql: str
+    rows: list[Any]
+
+
+@dataclass(frozen=True)
 class CohortFields:
     code: str
     name: Localized
@@ -428,6 +436,57 @@ class SessionRepository:
             f"UPDATE sessions SET {assignments}, revision = revision + 1 WHERE id = :id",
             params | {"id": session_id},
         )
+
+    @staticmethod
+    def prepare_inserts(items: Sequence[tuple[int, SessionFields]]) -> Prepared:
+        """New (cohort id, fields) sessions as statement rows, built before the transaction."""
+        rows = [f.params() | {"cohort_id": cohort_id} for cohort_id, f in items]
+        if not rows:
+            return Prepared("", [])
+        columns = ", ".join(["id", *rows[0]])
+        marks = ", ".join(f":{k}" for k in ["id", *rows[0]])
+        return Prepared(f"INSERT INTO sessions ({columns}) VALUES ({marks})", rows)
+
+    async def insert_prepared(self, prepared: Prepared) -> list[int]:
+        """Adds the sessions in one statement; returns their ids, in order. Only inside a
+        transaction: the ids follow the largest in use, which no other writer can take while
+        the transaction holds the write lock."""
+        if not prepared.rows:
+            return []
+        row = await self._db.fetchone("SELECT coalesce(max(id), 0) FROM sessions")
+        first = int(row[0]) + 1 if row else 1
+        ids = list(range(first, first + len(prepared.rows)))
+        for session_id, params in zip(ids, prepared.rows, strict=True):
+            params["id"] = session_id
+        await self._db.executemany(prepared.sql, prepared.rows)
+        return ids
+
+    @staticmethod
+    def prepare_updates(items: Sequence[tuple[Session, SessionFields]]) -> list[Prepared]:
+        """Changed sessions as statements that set only the columns that changed (one per set
+        of columns): an unchanged start or id costs no index work. Built before the
+        transaction."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for before, after in items:
+            old, new = SessionFields.of(before).params(), after.params()
+            changed = tuple(k for k in new if new[k] != old[k])
+            groups.setdefault(changed, []).append(
+                {k: new[k] for k in changed} | {"id": before.id}
+            )
+        statements = []
+        for columns, rows in groups.items():
+            assignments = "".join(f"{k} = :{k}, " for k in columns)
+            statements.append(
+                Prepared(
+                    f"UPDATE sessions SET {assignments}revision = revision + 1 WHERE id = :id",
+                    rows,
+                )
+            )
+        return statements
+
+    async def update_prepared(self, statements: Sequence[Prepared]) -> None:
+        for prepared in statements:
+            await self._db.executemany(prepared.sql, prepared.rows)
 
     async def upcoming(self, after: datetime) -> list[Session]:
         """Every session, in every cohort, not cancelled and starting after `after`."""
@@ -784,6 +843,40 @@ class ChangeRepository:
                 to_db(now),
             ),
         )
+
+    @staticmethod
+    def prepare(
+        items: Sequence[tuple[int | None, str, Session | None]], now: datetime
+    ) -> Prepared:
+        """Change records (session id, kind, before) built before the transaction; a session
+        id of None is given by `record_prepared` (a session added in the same transaction)."""
+        at = to_db(now)
+        return Prepared(
+            "INSERT INTO session_changes (session_id, kind, old_starts_at, old_ends_at,"
+            " old_location, old_location_ru, old_location_uz, old_cancelled, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    session_id,
+                    kind,
+                    to_db(before.starts_at) if before else None,
+                    to_db(before.ends_at) if before else None,
+                    before.location.en if before else None,
+                    before.location.ru if before else None,
+                    before.location.uz if before else None,
+                    int(before.cancelled) if before else None,
+                    at,
+                )
+                for session_id, kind, before in items
+            ],
+        )
+
+    async def record_prepared(self, prepared: Prepared, new_ids: Sequence[int] = ()) -> None:
+        """Writes the records in one statement; the missing session ids are `new_ids`, in
+        order."""
+        ids = iter(new_ids)
+        rows = [row if row[0] is not None else (next(ids), *row[1:]) for row in prepared.rows]
+        await self._db.executemany(prepared.sql, rows)
 
     async def pending(self, limit: int = 500) -> list[SessionChangeRecord]:
         rows = await self._db.fetchall(
