@@ -470,9 +470,7 @@ class SessionRepository:
         for before, after in items:
             old, new = SessionFields.of(before).params(), after.params()
             changed = tuple(k for k in new if new[k] != old[k])
-            groups.setdefault(changed, []).append(
-                {k: new[k] for k in changed} | {"id": before.id}
-            )
+            groups.setdefault(changed, []).append({k: new[k] for k in changed} | {"id": before.id})
         statements = []
         for columns, rows in groups.items():
             assignments = "".join(f"{k} = :{k}, " for k in columns)
