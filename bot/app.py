@@ -48,6 +48,9 @@ from bot.storage import Database, Storage
 
 log = logging.getLogger(__name__)
 
+CONNECTIONS = 8
+POOL_TIMEOUT = 30.0  # seconds a request may wait for a free connection in a burst
+
 
 def check_timezone_data() -> None:
     """Fails loudly on stale zone data, which would show every Almaty time an hour late."""
@@ -104,6 +107,10 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         # People's updates run side by side; each person's in the order they sent them.
         .concurrent_updates(PerUserOrder())
+        # httpx looks over every pooled connection for each request: a few, kept busy, serve
+        # concurrent answers faster than hundreds (the send limiter allows ~30 a second).
+        .connection_pool_size(CONNECTIONS)
+        .pool_timeout(POOL_TIMEOUT)
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
