@@ -32,7 +32,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format bot tests bench
 
 test: $(STAMP) catalogs lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 # Re-extract the messages after changing UI text, then translate the new entries in ru and uz.
 extract: $(STAMP)
