@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from telegram import Update
@@ -17,6 +19,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.callbacks import pattern
 from bot.clock import Clock
@@ -50,6 +53,13 @@ log = logging.getLogger(__name__)
 
 CONNECTIONS = 8
 POOL_TIMEOUT = 30.0  # seconds a request may wait for a free connection in a burst
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every HTTP client of the process: loading the system's
+    certificates takes ~50 ms, and httpx would do it for each client (two per Application)."""
+    return ssl.create_default_context()
 
 
 def check_timezone_data() -> None:
@@ -107,10 +117,18 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         # People's updates run side by side; each person's in the order they sent them.
         .concurrent_updates(PerUserOrder())
-        # httpx looks over every pooled connection for each request: a few, kept busy, serve
-        # concurrent answers faster than hundreds (the send limiter allows ~30 a second).
-        .connection_pool_size(CONNECTIONS)
-        .pool_timeout(POOL_TIMEOUT)
+        .request(
+            # httpx looks over every pooled connection for each request: a few, kept busy,
+            # serve concurrent answers faster than hundreds (the limiter allows ~30 a second).
+            HTTPXRequest(
+                connection_pool_size=CONNECTIONS,
+                pool_timeout=POOL_TIMEOUT,
+                httpx_kwargs={"verify": tls_context()},
+            )
+        )
+        .get_updates_request(
+            HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": tls_context()})
+        )
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
