@@ -273,3 +273,16 @@ async def test_an_import_adds_and_changes_sessions_with_their_change_records(
         assert change.kind == planned.kind
         assert session.external_id == planned.after.external_id
         assert session.location.en == planned.after.location.en
+
+
+async def test_someone_back_after_blocking_the_bot_is_reachable_at_once(
+    harness: BotHarness,
+) -> None:
+    student = await member(harness, 8500)
+    users = harness.storage.users
+    await users.set_reachable(8500, False)
+    await student.send("/today")
+    assert (await users.get(8500)).reachable  # not left for the next batch
+    await users.set_reachable(8500, False)  # blocked again (a send failed) after that update
+    assert await harness.services.presence.flush()
+    assert not (await users.get(8500)).reachable  # the batch does not undo it

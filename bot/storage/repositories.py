@@ -563,10 +563,12 @@ class UserRepository:
 
     async def record_seen(self, seen: Sequence[Seen]) -> bool:
         """Writes who wrote to the bot, and as whom, in one short transaction; False when
-        another process holds the write lock (the caller keeps them for the next round)."""
+        another process holds the write lock (the caller keeps them for the next round).
+        `reachable` is left alone: someone who blocked the bot since is not reachable, and
+        someone back after blocking it is written at once (`touch`)."""
         return await self._db.write_if_free(
             "UPDATE users SET first_name = ?, last_name = ?, username = ?,"
-            " telegram_language = ?, last_seen = ?, reachable = 1 WHERE telegram_id = ?",
+            " telegram_language = ?, last_seen = ? WHERE telegram_id = ?",
             [
                 (s.first_name, s.last_name, s.username, s.telegram_language, to_db(s.at), s.id)
                 for s in seen
