@@ -283,6 +283,8 @@ async def test_someone_back_after_blocking_the_bot_is_reachable_at_once(
     await users.set_reachable(8500, False)
     await student.send("/today")
     assert (await users.get(8500)).reachable  # not left for the next batch
+    await student.send("/today")  # reachable now: waits for the next batch
+    assert harness.services.presence.pending == 1
     await users.set_reachable(8500, False)  # blocked again (a send failed) after that update
     assert await harness.services.presence.flush()
     assert not (await users.get(8500)).reachable  # the batch does not undo it
