@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from bot.clock import Clock
+from bot.formatting import day_text, progress_of
+from bot.i18n import Translator
 from bot.storage import Storage
 from bot.storage.models import Cohort, Session
 
@@ -83,6 +85,18 @@ class PlanCache:
             self._plans[key] = value
         return value
 
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`get` for what is computed, not read (nothing can change while it runs)."""
+        if self._position != UNKNOWN and key in self._plans:
+            self.hits += 1
+            return self._plans[key]
+        value = compute()
+        if self._position != UNKNOWN:
+            if len(self._plans) >= self.LIMIT:
+                self._plans.clear()
+            self._plans[key] = value
+        return value
+
 
 UNKNOWN = -1
 
@@ -104,6 +118,16 @@ class ItineraryService:
         end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=cohort.tz)
         sessions = await self._between(cohort, start, end)
         return Day(day, sessions)
+
+    def day_text(self, day: Day, cohort: Cohort, tr: Translator, now: datetime | None) -> str:
+        """The day's plan as `formatting.day_text` writes it, rendered once per language and
+        per state of the day (what is over, going on, next), as long as the plan stands."""
+        states = progress_of(day.sessions, now) if now is not None else None
+        key = (
+            "text", cohort, day.date, tr.language, now is None,
+            tuple((s.id, s.revision, states and states.get(s.id)) for s in day.sessions),
+        )  # fmt: skip
+        return self.plans.remember(key, lambda: day_text(day.date, day.sessions, cohort, tr, now))
 
     async def _between(self, cohort: Cohort, start: datetime, end: datetime) -> list[Session]:
         """The sessions starting in [start, end), from the cache while the feed stands still.
