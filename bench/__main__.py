@@ -9,7 +9,7 @@ import asyncio
 import os
 import platform
 
-from bench import broadcast, latency, priority, reminders
+from bench import broadcast, import_stall, latency, priority, reminders
 
 
 def machine() -> str:
@@ -34,6 +34,8 @@ async def main() -> None:
     flood = await reminders.flood_controlled_cohort()
     bc = await broadcast.broadcast(1000)
     people = await priority.people_during_broadcast(1000)
+    stall = await import_stall.import_stall()
+    ob, eb = lat["ours_burst"], lat["echo_burst"]  # type: ignore[misc]
     rows = []
     for command in latency.COMMANDS:
         (o50, o99), (e50, e99) = lat["ours"][command], lat["echo"][command]  # type: ignore[index]
@@ -44,6 +46,15 @@ async def main() -> None:
     rows += [
         ("updates handled per second (limiter off)", f"{lat['ours_rate']:.0f}/s",
          f"echo {lat['echo_rate']:.0f}/s; Telegram lets a bot send ~30/s"),
+        ("/today burst from 100 users, limiter off: p50 / p99",
+         f"{ob[0] * 1000:.0f} / {ob[1] * 1000:.0f} ms",
+         f"echo {eb[0] * 1000:.0f} / {eb[1] * 1000:.0f} ms; p99 {ob[1] / eb[1]:.2f}x "
+         "(goal: within 1.5x)"),
+        (f"/today from 20 users during a {stall['rows']:,.0f}-row re-import in another process",
+         f"worst {stall['worst_s'] * 1000:.0f} ms",
+         f"p99 {stall['p99_s'] * 1000:.0f} ms, {stall['answers']:.0f} answers, "
+         f"{stall['unanswered']:.0f} unanswered; import {stall['import_s']:.1f} s "
+         "(goal: every answer within 1 s)"),
         ("start-up, 50 cohorts x 100 sessions x 40 members", f"{start['startup_s']:.2f} s",
          f"{start['jobs']:.0f} jobs, peak RSS {start['rss_mb']:.0f} MB"),
         *((f"start-up, {n} cohorts x 100 x 40 (fresh process, ready)",

@@ -135,12 +135,57 @@ async def throughput(command: list[str], text: str, count: int = 1000) -> float:
                 await asyncio.to_thread(process.wait, 30)
 
 
+async def burst(
+    command: list[str], text: str = "/today", bursts: int = 5, users: int = USERS
+) -> tuple[float, float]:
+    """p50 and p99 answer time when `users` people send `text` at the same moment, with the
+    send limiter off (issue 14, item 3): what the process itself adds, update by update.
+    Several bursts, 1 s apart, pooled."""
+    with tempfile.TemporaryDirectory() as folder:
+        database = await seed(Path(folder), users=users)
+        async with BotApiEmulator() as emulator:
+            for i in range(users):
+                emulator.add_user(FIRST_USER + i, f"U{i}", language_code=("uz", "ru", "en")[i % 3])
+            process = launch(command, emulator, database, "0")
+            try:
+                await emulator.wait_for_request("getUpdates", 1, timeout=60)
+                latencies: list[float] = []
+
+                async def one(uid: int, start: int, began: float) -> None:
+                    await emulator.wait_for_message(uid, after=start, timeout=60)
+                    latencies.append(time.perf_counter() - began)
+
+                for round_ in range(bursts + 1):
+                    start = len(emulator.sent)
+                    began = time.perf_counter()
+                    waiters = []
+                    for i in range(users):
+                        await emulator.send_text(FIRST_USER + i, text)
+                        waiters.append(one(FIRST_USER + i, start, began))
+                    if round_ == 0:  # the first burst warms caches and connections: not counted
+                        await asyncio.gather(*waiters)
+                        latencies.clear()
+                    else:
+                        await asyncio.gather(*waiters)
+                    await asyncio.sleep(1)
+                return percentile(latencies, 50), percentile(latencies, 99)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                await asyncio.to_thread(process.wait, 30)
+
+
 OURS = [sys.executable, "-m", "bot", "run"]
 ECHO = [sys.executable, "-m", "bench.echo_bot"]
 COMMANDS = ["/today", "/week", "/contacts"]
 
 
-async def main(rounds: int = 4, only_throughput: bool = False) -> dict[str, object]:
+async def main(
+    rounds: int = 4, only_throughput: bool = False, only_burst: bool = False
+) -> dict[str, object]:
+    if only_burst:
+        ours_burst, echo_burst = await burst(OURS), await burst(ECHO)
+        print_burst(ours_burst, echo_burst)
+        return {"ours_burst": ours_burst, "echo_burst": echo_burst}
     if only_throughput:
         ours_rate = await throughput(OURS, "/today")
         echo_rate = await throughput(ECHO, "/today")
@@ -160,8 +205,21 @@ async def main(rounds: int = 4, only_throughput: bool = False) -> dict[str, obje
     print(
         f"  updates handled per second (limiter off): ours {ours_rate:.0f}, echo {echo_rate:.0f}"
     )
-    return {"ours": ours, "echo": echo, "ours_rate": ours_rate, "echo_rate": echo_rate}
+    ours_burst, echo_burst = await burst(OURS), await burst(ECHO)
+    print_burst(ours_burst, echo_burst)
+    return {
+        "ours": ours, "echo": echo, "ours_rate": ours_rate, "echo_rate": echo_rate,
+        "ours_burst": ours_burst, "echo_burst": echo_burst,
+    }  # fmt: skip
+
+
+def print_burst(ours: tuple[float, float], echo: tuple[float, float]) -> None:
+    print(
+        f"  /today burst from {USERS} users (limiter off): ours {ours[0] * 1000:.1f} / "
+        f"{ours[1] * 1000:.1f} ms, echo {echo[0] * 1000:.1f} / {echo[1] * 1000:.1f} ms "
+        f"(p50 / p99), p99 ratio {ours[1] / echo[1]:.2f}x"
+    )
 
 
 if __name__ == "__main__":
-    asyncio.run(main(only_throughput="--throughput" in sys.argv))
+    asyncio.run(main(only_throughput="--throughput" in sys.argv, only_burst="--burst" in sys.argv))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from telegram import Update
@@ -16,10 +18,12 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.callbacks import pattern
 from bot.clock import Clock
 from bot.commands import register_default_menus
+from bot.concurrency import PerUserOrder
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext
 from bot.handlers import (
@@ -46,6 +50,16 @@ from bot.services.broadcasts import ACK_ACTION
 from bot.storage import Database, Storage
 
 log = logging.getLogger(__name__)
+
+CONNECTIONS = 8
+POOL_TIMEOUT = 30.0  # seconds a request may wait for a free connection in a burst
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every HTTP client of the process: loading the system's
+    certificates takes ~50 ms, and httpx would do it for each client (two per Application)."""
+    return ssl.create_default_context()
 
 
 def check_timezone_data() -> None:
@@ -77,6 +91,7 @@ def build_application(
         jobs = await services.reminders.reconcile()
         log.info("scheduled %d reminder and digest jobs", jobs)
         await services.broadcasts.resume()
+        services.presence.start()
         log.info("bot @%s ready, database %s", app.bot.username, settings.database)
 
     async def post_stop(app: Application) -> None:
@@ -85,11 +100,13 @@ def build_application(
         services: Services | None = app.bot_data.get(SERVICES_KEY)
         if services is not None:
             await services.broadcasts.stop()
+            await services.presence.stop()
 
     async def post_shutdown(app: Application) -> None:
         services: Services | None = app.bot_data.pop(SERVICES_KEY, None)
         if services is not None:
             await services.broadcasts.stop()
+            await services.presence.stop()
             await services.storage.db.close()
 
     builder = (
@@ -98,6 +115,20 @@ def build_application(
         .base_url(settings.base_url)
         .base_file_url(settings.base_file_url)
         .context_types(ContextTypes(context=BotContext))
+        # People's updates run side by side; each person's in the order they sent them.
+        .concurrent_updates(PerUserOrder())
+        .request(
+            # httpx looks over every pooled connection for each request: a few, kept busy,
+            # serve concurrent answers faster than hundreds (the limiter allows ~30 a second).
+            HTTPXRequest(
+                connection_pool_size=CONNECTIONS,
+                pool_timeout=POOL_TIMEOUT,
+                httpx_kwargs={"verify": tls_context()},
+            )
+        )
+        .get_updates_request(
+            HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": tls_context()})
+        )
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)

@@ -11,7 +11,7 @@ from bot.services.access import Actor
 
 if TYPE_CHECKING:
     from bot.services import Services
-    from bot.storage.models import User
+    from bot.storage.models import Cohort, User
 
 SERVICES_KEY = "services"
 
@@ -20,6 +20,7 @@ class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
     """Filled once per update by `load_user` (handler group -1) before any handler runs."""
 
     user: User | None = None
+    cohort: Cohort | None = None  # the cohort the user reads, read with the user
     actor: Actor = Actor(user_id=0)
     _tr: Translator | None = None
 

@@ -92,6 +92,18 @@ class BotHarness:
         self.emulator.add_user(user_id, name, last_name="User", language_code=language)
         return Chat(self, user_id)
 
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Waits until every update received so far has been handled (they run concurrently)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        processor = self.app.update_processor
+        while not (self.app.update_queue.empty() and processor.current_concurrent_updates == 0):
+            if loop.time() > deadline:
+                raise TimeoutError("updates still being handled")
+            await asyncio.sleep(0.01)
+
     async def invite_code(self, cohort_code: str = "TPI-2026", role: str = "student") -> str:
         from bot.storage.models import Role
 
@@ -166,7 +178,28 @@ def harness_settings(emulator: BotApiEmulator, database: Path, **overrides: obje
     return Settings(**values)  # type: ignore[arg-type]
 
 
+_DEMO_DATABASE: list[bytes] = []  # the demo, imported once per test process
+
+
 async def seed_demo(database: Path) -> None:
+    """The demo programme imported into `database`; a new file is a copy of one imported
+    the same way before (an import per test cost ~50 ms, most tests start with it)."""
+    if database.exists():
+        await _import_demo(database)
+        return
+    if not _DEMO_DATABASE:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            template = Path(folder) / "demo.sqlite3"
+            await _import_demo(template)  # closed: its write-ahead log is folded in
+            assert not template.with_name("demo.sqlite3-wal").exists()
+            _DEMO_DATABASE.append(template.read_bytes())
+    database.parent.mkdir(parents=True, exist_ok=True)
+    database.write_bytes(_DEMO_DATABASE[0])
+
+
+async def _import_demo(database: Path) -> None:
     async with Database(database) as db:
         importer = Importer(Storage(db))
         plan = await importer.plan_files(demo_files())

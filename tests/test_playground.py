@@ -112,10 +112,10 @@ def test_clock_arguments() -> None:
 
 
 async def test_messages_that_arrive_while_idle_are_shown_as_they_arrive(tmp_path: Path) -> None:
-    # Five seconds before the 07:30 reminder; then nobody types. The reminder arrives on the
+    # Three seconds before the 07:30 reminder; then nobody types. The reminder arrives on the
     # bot's own timer and is shown during the wait, not after some later line.
-    transcript = await play(tmp_path, ":clock 07:29\n:clock +55s\n:wait 8\n/next\n")
-    waited = transcript.split("[waiting 8 s]\n")[1].split("Aziza (student) > /next")[0]
+    transcript = await play(tmp_path, ":clock 07:29\n:clock +57s\n:wait 5\n/next\n")
+    waited = transcript.split("[waiting 5 s]\n")[1].split("Aziza (student) > /next")[0]
     assert waited.count(SAFETY) == 2
     assert "[to Aziza (student)]" in waited and "[to Nodir (supervisor)]" in waited
     assert transcript.count(SAFETY) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from html import escape
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
@@ -16,28 +17,59 @@ from bot.i18n import Translator
 from bot.parsing import is_number
 from bot.services.access import Actor, Permission, allowed
 from bot.storage.models import Cohort, Role
+from bot.storage.repositories import Seen
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 async def load_user(update: Update, context: BotContext) -> None:
-    """Handler group -1: records the user and resolves their language and permissions."""
+    """Handler group -1: the user, their language, permissions and cohort, in one round trip.
+
+    Nothing is written while answering, except the row of someone new to the bot (or back
+    after blocking it): names, language and the time last seen go to `Presence`, which writes
+    them in batches, so an answer never waits for another process's write.
+    """
     tg_user = update.effective_user
     if tg_user is None or tg_user.is_bot:
         return
     services = context.services
-    user = await services.storage.users.touch(
+    users = services.storage.users
+    now = services.clock.now()
+    seen = Seen(
         tg_user.id,
-        first_name=tg_user.first_name or "",
-        last_name=tg_user.last_name or "",
-        username=tg_user.username or "",
-        telegram_language=tg_user.language_code,
-        now=services.clock.now(),
+        tg_user.first_name or "",
+        tg_user.last_name or "",
+        tg_user.username or "",
+        tg_user.language_code,
+        now,
     )
-    memberships = await services.storage.users.memberships(user.telegram_id)
+    loaded = await users.load(tg_user.id)
+    if loaded is None or not loaded.user.seen or not loaded.user.reachable:
+        await users.touch(
+            tg_user.id,
+            first_name=seen.first_name,
+            last_name=seen.last_name,
+            username=seen.username,
+            telegram_language=seen.telegram_language,
+            now=now,
+        )
+        loaded = await users.load(tg_user.id)
+        assert loaded is not None
+    else:
+        services.presence.saw(seen)
+    user = replace(
+        loaded.user,
+        first_name=seen.first_name,
+        last_name=seen.last_name,
+        username=seen.username,
+        telegram_language=seen.telegram_language,
+        last_seen=now,
+    )
+    services.itinerary.plans.observe(loaded.feed_position)
     context.user = user
+    context.cohort = loaded.cohort
     context.actor = Actor.of(
-        user, {m.cohort_id: m.role for m in memberships}, services.settings.coordinators
+        user, {m.cohort_id: m.role for m in loaded.memberships}, services.settings.coordinators
     )
     context.use_language(user.language, tg_user.language_code)
 
@@ -166,7 +198,9 @@ async def current_cohort(
     user = context.user
     cohort = None
     if user is not None and user.cohort_id is not None:
-        cohort = await context.services.storage.cohorts.get(user.cohort_id)
+        cohort = context.cohort  # read with the user, unless the user switched since
+        if cohort is None or cohort.id != user.cohort_id:
+            cohort = await context.services.storage.cohorts.get(user.cohort_id)
     if cohort is None:
         await reply(update, how_to_join(context))
         return None

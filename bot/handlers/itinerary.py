@@ -28,7 +28,7 @@ async def _one_day(update: Update, context: BotContext, *, tomorrow: bool) -> No
     header = context.tr("Tomorrow") if tomorrow else context.tr("Today")
     # Today's plan marks what is over, what is going on and what comes next.
     now = None if tomorrow else context.services.clock.now()
-    text = day_text(day.date, day.sessions, cohort, context.tr, now)
+    text = itinerary.day_text(day, cohort, context.tr, now)
     await reply(update, f"📅 <b>{header}</b> · {text}")
 
 

@@ -17,6 +17,7 @@ from bot.services.delivery import Sender
 from bot.services.importer import Importer
 from bot.services.invites import InviteService
 from bot.services.itinerary import ItineraryService
+from bot.services.presence import Presence
 from bot.services.reminders import ReminderService
 from bot.services.roles import RoleService
 from bot.storage import Storage
@@ -39,6 +40,7 @@ class Services:
     broadcasts: BroadcastService
     admin: AdminService
     roles: RoleService
+    presence: Presence  # who was seen when, written in batches off the answer path
 
     @classmethod
     def build(
@@ -54,6 +56,8 @@ class Services:
         scheduler = JobScheduler(job_queue, clock)
         importer = Importer(storage, clock)
         reminders = ReminderService(storage, clock, settings, sender, scheduler)
+        itinerary = ItineraryService(storage, clock)
+        reminders.on_changes = itinerary.plans.forget
         return cls(
             settings=settings,
             clock=clock,
@@ -61,7 +65,8 @@ class Services:
             catalogs=catalogs,
             importer=importer,
             invites=InviteService(storage, clock, settings.invite_days),
-            itinerary=ItineraryService(storage, clock),
+            itinerary=itinerary,
+            presence=Presence(storage),
             sender=sender,
             scheduler=scheduler,
             reminders=reminders,

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from bot.clock import Clock
+from bot.formatting import day_text, progress_of
+from bot.i18n import Translator
 from bot.storage import Storage
 from bot.storage.models import Cohort, Session
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,67 @@ class Span:
 SPAN_DAYS = 7
 
 
+class PlanCache:
+    """Plans read from the database, valid while the change feed stands where it stood.
+
+    Every change to a session, by any path and any process, adds a row to the change feed;
+    `load_user` reads the feed's latest id with the user (no extra round trip) and tells the
+    cache, which forgets everything when it moved. An entry is only stored if the feed did not
+    move while it was read, so no plan older than a confirmed change is ever served.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._position = UNKNOWN
+        self._plans: dict[Hashable, Any] = {}
+        self.hits = self.misses = 0
+
+    def observe(self, position: int) -> None:
+        if position != self._position:
+            self._plans.clear()
+            self._position = position
+
+    def forget(self) -> None:
+        """Drops everything until the feed's position is read again (the change feed job
+        calls this as it applies changes)."""
+        self._plans.clear()
+        self._position = UNKNOWN
+
+    async def get(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        position = self._position
+        if position != UNKNOWN and key in self._plans:
+            self.hits += 1
+            return self._plans[key]
+        self.misses += 1
+        value = await read()
+        if position != UNKNOWN and self._position == position:
+            if len(self._plans) >= self.LIMIT:
+                self._plans.clear()
+            self._plans[key] = value
+        return value
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`get` for what is computed, not read (nothing can change while it runs)."""
+        if self._position != UNKNOWN and key in self._plans:
+            self.hits += 1
+            return self._plans[key]
+        value = compute()
+        if self._position != UNKNOWN:
+            if len(self._plans) >= self.LIMIT:
+                self._plans.clear()
+            self._plans[key] = value
+        return value
+
+
+UNKNOWN = -1
+
+
 class ItineraryService:
     def __init__(self, storage: Storage, clock: Clock) -> None:
         self._storage = storage
         self._clock = clock
+        self.plans = PlanCache()
 
     def local_now(self, cohort: Cohort) -> datetime:
         return self._clock.now().astimezone(cohort.tz)
@@ -53,8 +116,26 @@ class ItineraryService:
     async def day(self, cohort: Cohort, day: date) -> Day:
         start = datetime.combine(day, time(0), tzinfo=cohort.tz)
         end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=cohort.tz)
-        sessions = await self._storage.sessions.starting_between(cohort.id, start, end)
+        sessions = await self._between(cohort, start, end)
         return Day(day, sessions)
+
+    def day_text(self, day: Day, cohort: Cohort, tr: Translator, now: datetime | None) -> str:
+        """The day's plan as `formatting.day_text` writes it, rendered once per language and
+        per state of the day (what is over, going on, next), as long as the plan stands."""
+        states = progress_of(day.sessions, now) if now is not None else None
+        key = (
+            "text", cohort, day.date, tr.language, now is None,
+            tuple((s.id, s.revision, states and states.get(s.id)) for s in day.sessions),
+        )  # fmt: skip
+        return self.plans.remember(key, lambda: day_text(day.date, day.sessions, cohort, tr, now))
+
+    async def _between(self, cohort: Cohort, start: datetime, end: datetime) -> list[Session]:
+        """The sessions starting in [start, end), from the cache while the feed stands still.
+        Callers must not change the list: it is shared."""
+        return await self.plans.get(
+            (cohort.id, start, end),
+            lambda: self._storage.sessions.starting_between(cohort.id, start, end),
+        )
 
     async def today(self, cohort: Cohort) -> Day:
         return await self.day(cohort, self.local_today(cohort))
@@ -71,7 +152,7 @@ class ItineraryService:
         start = datetime.combine(today, time(0), tzinfo=cohort.tz)
         end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=cohort.tz)
         by_day: dict[date, list[Session]] = {}
-        for session in await self._storage.sessions.starting_between(cohort.id, start, end):
+        for session in await self._between(cohort, start, end):
             by_day.setdefault(session.starts_at.astimezone(cohort.tz).date(), []).append(session)
         count = (last - today).days + 1
         return [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from html import escape
@@ -59,6 +60,8 @@ def map_url(session: Session) -> str:
 
 
 class ReminderService:
+    on_changes: Callable[[], None] | None = None  # called as pending changes are applied
+
     def __init__(
         self,
         storage: Storage,
@@ -324,6 +327,8 @@ class ReminderService:
                 )
                 if not session_ids:
                     return total
+                if self.on_changes is not None:  # cached plans must not outlive a change
+                    self.on_changes()
                 await self._reschedule(session_ids)
                 total += len(session_ids)
                 self._seen_change = last

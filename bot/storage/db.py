@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ from bot.storage.migrations import MIGRATIONS
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+# Bookkeeping gives way to another process's write at once; it is retried in a few seconds.
+WAIT_IF_BUSY_MS = 20
 
 
 # Instants are fixed-width UTC text, 'YYYY-MM-DD HH:MM:SS', so that text order is time order.
@@ -62,15 +65,19 @@ BadRowHook = Callable[[str, str], None]
 
 
 class Database:
-    """Wraps one aiosqlite connection.
+    """Wraps the process's aiosqlite connections: one that writes, one that only reads.
 
-    Handlers run concurrently on one event loop and share this connection, so a transaction
-    holds a lock: statements from other tasks wait instead of slipping into it.
+    Handlers run concurrently on one event loop and share the writing connection, so a
+    transaction holds a lock: statements from other tasks wait instead of slipping into it.
+    Reads outside the reader's own transaction go to the second connection: in WAL mode a
+    reader never waits for a writer, so an answer never queues behind a write that waits for
+    another process's lock (an import), nor behind this process's own transactions.
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         self._conn: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None  # None for ":memory:" (one database)
         self._lock = asyncio.Lock()
         self._tx_owner: asyncio.Task[Any] | None = None
         # Called once per bad row (what, detail): the application alerts coordinators.
@@ -95,12 +102,21 @@ class Database:
             await self._conn.execute("PRAGMA journal_mode = WAL")
             await self._conn.execute("PRAGMA synchronous = NORMAL")
             await self.migrate()
+            if isinstance(self.path, Path):
+                self._reader = await aiosqlite.connect(str(self.path), isolation_level=None)
+                self._reader.row_factory = aiosqlite.Row
+                await self._reader.execute("PRAGMA foreign_keys = ON")  # as the writer, alike
+                await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                await self._reader.execute("PRAGMA query_only = ON")
         except BaseException:
             # An open aiosqlite connection keeps its thread alive and hangs process exit.
             await self.close()
             raise
 
     async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
@@ -208,19 +224,61 @@ class Database:
         async with self._statement():
             await self.conn.executemany(sql, rows)
 
+    async def write_if_free(
+        self, sql: str, rows: Sequence[Sequence[Any]], wait_ms: int = WAIT_IF_BUSY_MS
+    ) -> bool:
+        """One statement for many rows in its own transaction, unless another process holds
+        the write lock for longer than `wait_ms`: then nothing is written and False returned.
+
+        For bookkeeping that can wait for its next round (who was seen when). Statements of
+        this process queue behind this one on the shared connection, so it must never sit in
+        the busy timeout while answers wait.
+        """
+        if not rows:
+            return True
+        async with self._lock:
+            conn = self.conn
+            await conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+            try:
+                try:
+                    await conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if _busy(exc):
+                        return False
+                    raise
+                try:
+                    await conn.executemany(sql, rows)
+                    await conn.execute("COMMIT")
+                except BaseException as exc:
+                    await conn.execute("ROLLBACK")
+                    if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
+                        return False
+                    raise
+                return True
+            finally:
+                await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
     async def fetchall(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> list[aiosqlite.Row]:
+        """One hand-off to a database thread: the reader's, unless this task is inside a
+        transaction (which must see its own writes)."""
+        reader = self._reader
+        if reader is not None and self._tx_owner is not asyncio.current_task():
+            return list(await reader.execute_fetchall(sql, params))
         async with self._statement():
-            async with self.conn.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+            return list(await self.conn.execute_fetchall(sql, params))
 
     async def fetchone(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> aiosqlite.Row | None:
-        async with self._statement():
-            async with self.conn.execute(sql, params) as cursor:
-                return await cursor.fetchone()
+        """For statements of one row (a key, LIMIT 1, an aggregate)."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _split_sql(script: str) -> list[str]:

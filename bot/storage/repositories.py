@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -92,6 +93,63 @@ LEFT JOIN memberships m ON m.user_id = u.telegram_id AND m.cohort_id = u.cohort_
 """
 
 
+_COHORT_COLUMNS = (
+    "id", "code", "name", "name_ru", "name_uz", "timezone", "arrives", "departs",
+    "home_institution", "host_institution",
+)  # fmt: skip
+
+# Everything a handler needs about the person writing, in one statement (one hand-off to the
+# database thread): the user, their role in the cohort they read, every membership, that
+# cohort, and the position of the change feed (which keys the cached day plans).
+_LOAD_USER = (
+    "SELECT u.*, m.role AS member_role, "
+    + ", ".join(f"c.{col} AS c_{col}" for col in _COHORT_COLUMNS)
+    + ", (SELECT json_group_array(json_array(ms.cohort_id, ms.role, ms.joined_at))"
+    " FROM memberships ms WHERE ms.user_id = u.telegram_id) AS member_list,"
+    " (SELECT max(id) FROM session_changes) AS feed_position"
+    " FROM users u"
+    " LEFT JOIN memberships m ON m.user_id = u.telegram_id AND m.cohort_id = u.cohort_id"
+    " LEFT JOIN cohorts c ON c.id = u.cohort_id"
+    " WHERE u.telegram_id = ?"
+)
+
+
+@dataclass(frozen=True)
+class LoadedUser:
+    """What `UserRepository.load` reads in one round trip."""
+
+    user: User
+    memberships: list[Membership]
+    cohort: Cohort | None  # the cohort the user reads, as it is now
+    feed_position: int  # the latest change id: any change to any session moves it
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A user's latest update, as `record_seen` writes it."""
+
+    id: int
+    first_name: str
+    last_name: str
+    username: str
+    telegram_language: str | None
+    at: datetime
+
+
+def _loaded(row: aiosqlite.Row) -> LoadedUser:
+    cohort = None
+    if row["c_id"] is not None:
+        cohort = _cohort({col: row[f"c_{col}"] for col in _COHORT_COLUMNS})
+    memberships = sorted(
+        (
+            Membership(row["telegram_id"], cohort_id, Role(role), _instant(joined))
+            for cohort_id, role, joined in json.loads(row["member_list"] or "[]")
+        ),
+        key=lambda m: m.joined_at,
+    )
+    return LoadedUser(_user(row), memberships, cohort, row["feed_position"] or 0)
+
+
 def _user(row: aiosqlite.Row) -> User:
     role: Role | None
     if row["is_coordinator"]:
@@ -168,6 +226,14 @@ def _localized(fields: object, *names: str) -> None:
         value = getattr(fields, name)
         if isinstance(value, str):
             object.__setattr__(fields, name, Localized(value))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A statement and its rows, built before a transaction so the transaction only writes."""
+
+    sql: str
+    rows: list[Any]
 
 
 @dataclass(frozen=True)
@@ -405,6 +471,55 @@ class SessionRepository:
         )
         return self._db.each(rows, _session)
 
+    @staticmethod
+    def prepare_inserts(items: Sequence[tuple[int, SessionFields]]) -> Prepared:
+        """New (cohort id, fields) sessions as statement rows, built before the transaction."""
+        rows = [f.params() | {"cohort_id": cohort_id} for cohort_id, f in items]
+        if not rows:
+            return Prepared("", [])
+        columns = ", ".join(["id", *rows[0]])
+        marks = ", ".join(f":{k}" for k in ["id", *rows[0]])
+        return Prepared(f"INSERT INTO sessions ({columns}) VALUES ({marks})", rows)
+
+    async def insert_prepared(self, prepared: Prepared) -> list[int]:
+        """Adds the sessions in one statement; returns their ids, in order. Only inside a
+        transaction: the ids follow the largest in use, which no other writer can take while
+        the transaction holds the write lock."""
+        if not prepared.rows:
+            return []
+        row = await self._db.fetchone("SELECT coalesce(max(id), 0) FROM sessions")
+        first = int(row[0]) + 1 if row else 1
+        ids = list(range(first, first + len(prepared.rows)))
+        for session_id, params in zip(ids, prepared.rows, strict=True):
+            params["id"] = session_id
+        await self._db.executemany(prepared.sql, prepared.rows)
+        return ids
+
+    @staticmethod
+    def prepare_updates(items: Sequence[tuple[Session, SessionFields]]) -> list[Prepared]:
+        """Changed sessions as statements that set only the columns that changed (one per set
+        of columns): an unchanged start or id costs no index work. Built before the
+        transaction."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for before, after in items:
+            old, new = SessionFields.of(before).params(), after.params()
+            changed = tuple(k for k in new if new[k] != old[k])
+            groups.setdefault(changed, []).append({k: new[k] for k in changed} | {"id": before.id})
+        statements = []
+        for columns, rows in groups.items():
+            assignments = "".join(f"{k} = :{k}, " for k in columns)
+            statements.append(
+                Prepared(
+                    f"UPDATE sessions SET {assignments}revision = revision + 1 WHERE id = :id",
+                    rows,
+                )
+            )
+        return statements
+
+    async def update_prepared(self, statements: Sequence[Prepared]) -> None:
+        for prepared in statements:
+            await self._db.executemany(prepared.sql, prepared.rows)
+
     async def upcoming(self, after: datetime) -> list[Session]:
         """Every session, in every cohort, not cancelled and starting after `after`."""
         rows = await self._db.fetchall(
@@ -474,6 +589,25 @@ class UserRepository:
     async def get(self, telegram_id: int) -> User | None:
         row = await self._db.fetchone(_USER_SELECT + " WHERE u.telegram_id = ?", (telegram_id,))
         return self._db.one(row, _user)
+
+    async def load(self, telegram_id: int) -> LoadedUser | None:
+        """The user, their memberships and cohort, and the feed position: one round trip."""
+        row = await self._db.fetchone(_LOAD_USER, (telegram_id,))
+        return self._db.one(row, _loaded)
+
+    async def record_seen(self, seen: Sequence[Seen]) -> bool:
+        """Writes who wrote to the bot, and as whom, in one short transaction; False when
+        another process holds the write lock (the caller keeps them for the next round).
+        `reachable` is left alone: someone who blocked the bot since is not reachable, and
+        someone back after blocking it is written at once (`touch`)."""
+        return await self._db.write_if_free(
+            "UPDATE users SET first_name = ?, last_name = ?, username = ?,"
+            " telegram_language = ?, last_seen = ? WHERE telegram_id = ?",
+            [
+                (s.first_name, s.last_name, s.username, s.telegram_language, to_db(s.at), s.id)
+                for s in seen
+            ],
+        )
 
     async def touch(
         self,
@@ -743,6 +877,40 @@ class ChangeRepository:
                 to_db(now),
             ),
         )
+
+    @staticmethod
+    def prepare(
+        items: Sequence[tuple[int | None, str, Session | None]], now: datetime
+    ) -> Prepared:
+        """Change records (session id, kind, before) built before the transaction; a session
+        id of None is given by `record_prepared` (a session added in the same transaction)."""
+        at = to_db(now)
+        return Prepared(
+            "INSERT INTO session_changes (session_id, kind, old_starts_at, old_ends_at,"
+            " old_location, old_location_ru, old_location_uz, old_cancelled, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    session_id,
+                    kind,
+                    to_db(before.starts_at) if before else None,
+                    to_db(before.ends_at) if before else None,
+                    before.location.en if before else None,
+                    before.location.ru if before else None,
+                    before.location.uz if before else None,
+                    int(before.cancelled) if before else None,
+                    at,
+                )
+                for session_id, kind, before in items
+            ],
+        )
+
+    async def record_prepared(self, prepared: Prepared, new_ids: Sequence[int] = ()) -> None:
+        """Writes the records in one statement; the missing session ids are `new_ids`, in
+        order."""
+        ids = iter(new_ids)
+        rows = [row if row[0] is not None else (next(ids), *row[1:]) for row in prepared.rows]
+        await self._db.executemany(prepared.sql, rows)
 
     async def pending(
         self, limit: int = 500, *, after: int = 0, upto: int | None = None
