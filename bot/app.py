@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from datetime import datetime
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import Update
@@ -53,6 +55,22 @@ log = logging.getLogger(__name__)
 
 CONNECTIONS = 8
 POOL_TIMEOUT = 30.0  # seconds a request may wait for a free connection in a burst
+
+
+class GatedRequest(HTTPXRequest):
+    """At most `connection_pool_size` requests at a time reach httpx; the rest wait here.
+
+    httpcore's pool goes over its whole queue of waiting requests each time one starts or
+    ends: with a hundred answers in flight that is quadratic. Waiting on a semaphore is not.
+    """
+
+    def __init__(self, connection_pool_size: int, **kwargs: Any) -> None:
+        super().__init__(connection_pool_size=connection_pool_size, **kwargs)
+        self._gate = asyncio.Semaphore(connection_pool_size)
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        async with self._gate:
+            return await super().do_request(*args, **kwargs)
 
 
 @cache
@@ -120,7 +138,7 @@ def build_application(
         .request(
             # httpx looks over every pooled connection for each request: a few, kept busy,
             # serve concurrent answers faster than hundreds (the limiter allows ~30 a second).
-            HTTPXRequest(
+            GatedRequest(
                 connection_pool_size=CONNECTIONS,
                 pool_timeout=POOL_TIMEOUT,
                 httpx_kwargs={"verify": tls_context()},
