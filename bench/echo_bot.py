@@ -8,10 +8,19 @@ import os
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes, MessageHandler, filters
 
+# With BENCH_ECHO_ANSWER set (a file of HTML), every message is answered with that text, as
+# HTML: the same answer our bot gives, so that the emulator's work (parsing the markup into
+# entities, on the same two cores) is the same on both sides of the ratio.
+ANSWER = os.environ.get("BENCH_ECHO_ANSWER")
+FIXED = open(ANSWER, encoding="utf-8").read() if ANSWER else None
+
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if update.effective_message and update.effective_message.text:
-        await update.effective_message.reply_text(update.effective_message.text)
+        if FIXED is not None:
+            await update.effective_message.reply_text(FIXED, parse_mode="HTML")
+        else:
+            await update.effective_message.reply_text(update.effective_message.text)
 
 
 def main() -> None:

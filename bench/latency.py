@@ -57,10 +57,12 @@ async def seed(folder: Path, users: int = USERS) -> Path:
 
 
 def launch(
-    command: list[str], emulator: BotApiEmulator, database: Path, rate: str
-) -> subprocess.Popen[bytes]:
+    command: list[str], emulator: BotApiEmulator, database: Path, rate: str,
+    extra: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:  # fmt: skip
     env = {
         **os.environ,
+        **(extra or {}),
         "TELEGRAM_BOT_TOKEN": emulator.token,
         "TELEGRAM_BASE_URL": emulator.base_url,
         "TELEGRAM_BASE_FILE_URL": emulator.base_file_url,
@@ -136,17 +138,23 @@ async def throughput(command: list[str], text: str, count: int = 1000) -> float:
 
 
 async def burst(
-    command: list[str], text: str = "/today", bursts: int = 5, users: int = USERS
-) -> tuple[float, float]:
+    command: list[str], text: str = "/today", bursts: int = 5, users: int = USERS,
+    answer: str | None = None, sample: list[str] | None = None,
+) -> tuple[float, float]:  # fmt: skip
     """p50 and p99 answer time when `users` people send `text` at the same moment, with the
     send limiter off (issue 14, item 3): what the process itself adds, update by update.
-    Several bursts, 1 s apart, pooled."""
+    Several bursts, 1 s apart, pooled. `answer`: the echo bot answers with this HTML; `sample`
+    receives one answer as sent (to give the echo bot the same text)."""
     with tempfile.TemporaryDirectory() as folder:
         database = await seed(Path(folder), users=users)
+        extra = {}
+        if answer is not None:
+            (Path(folder) / "answer.html").write_text(answer, encoding="utf-8")
+            extra["BENCH_ECHO_ANSWER"] = str(Path(folder) / "answer.html")
         async with BotApiEmulator() as emulator:
             for i in range(users):
                 emulator.add_user(FIRST_USER + i, f"U{i}", language_code=("uz", "ru", "en")[i % 3])
-            process = launch(command, emulator, database, "0")
+            process = launch(command, emulator, database, "0", extra)
             try:
                 await emulator.wait_for_request("getUpdates", 1, timeout=60)
                 latencies: list[float] = []
@@ -166,6 +174,8 @@ async def burst(
                         at = time.perf_counter()
                         for message in got:
                             answered.setdefault(message.chat_id, at)
+                            if sample is not None and not sample and message.text:
+                                sample.append(message.text)
                     if round_ > 0:  # the first burst warms caches and connections
                         latencies += [answered[uid] - sent_at[uid] for uid in sent_at]
                     await asyncio.sleep(1)
@@ -184,9 +194,9 @@ async def main(
     rounds: int = 4, only_throughput: bool = False, only_burst: bool = False
 ) -> dict[str, object]:
     if only_burst:
-        ours_burst, echo_burst = await burst(OURS), await burst(ECHO)
-        print_burst(ours_burst, echo_burst)
-        return {"ours_burst": ours_burst, "echo_burst": echo_burst}
+        bursts = await all_bursts()
+        print_burst(*bursts)
+        return dict(zip(("ours_burst", "echo_burst", "plain_echo_burst"), bursts, strict=True))
     if only_throughput:
         ours_rate = await throughput(OURS, "/today")
         echo_rate = await throughput(ECHO, "/today")
@@ -206,19 +216,33 @@ async def main(
     print(
         f"  updates handled per second (limiter off): ours {ours_rate:.0f}, echo {echo_rate:.0f}"
     )
-    ours_burst, echo_burst = await burst(OURS), await burst(ECHO)
-    print_burst(ours_burst, echo_burst)
+    ours_burst, echo_burst, plain_burst = await all_bursts()
+    print_burst(ours_burst, echo_burst, plain_burst)
     return {
         "ours": ours, "echo": echo, "ours_rate": ours_rate, "echo_rate": echo_rate,
-        "ours_burst": ours_burst, "echo_burst": echo_burst,
+        "ours_burst": ours_burst, "echo_burst": echo_burst, "plain_echo_burst": plain_burst,
     }  # fmt: skip
 
 
-def print_burst(ours: tuple[float, float], echo: tuple[float, float]) -> None:
+async def all_bursts() -> tuple[tuple[float, float], ...]:
+    """Ours; the echo bot answering with the very text ours sent (the fair baseline: the same
+    bytes for the emulator to parse); and the echo bot echoing the 6-byte command."""
+    sample: list[str] = []
+    ours = await burst(OURS, sample=sample)
+    same = await burst(ECHO, answer=sample[0] if sample else None)
+    plain = await burst(ECHO)
+    return ours, same, plain
+
+
+def print_burst(
+    ours: tuple[float, float], echo: tuple[float, float], plain: tuple[float, float]
+) -> None:
     print(
         f"  /today burst from {USERS} users (limiter off): ours {ours[0] * 1000:.1f} / "
-        f"{ours[1] * 1000:.1f} ms, echo {echo[0] * 1000:.1f} / {echo[1] * 1000:.1f} ms "
-        f"(p50 / p99), p99 ratio {ours[1] / echo[1]:.2f}x"
+        f"{ours[1] * 1000:.1f} ms; echo bot with the same answer {echo[0] * 1000:.1f} / "
+        f"{echo[1] * 1000:.1f} ms (p50 / p99), p99 ratio {ours[1] / echo[1]:.2f}x; echo bot "
+        f"echoing the command {plain[0] * 1000:.1f} / {plain[1] * 1000:.1f} ms, "
+        f"p99 ratio {ours[1] / plain[1]:.2f}x"
     )
 
 
