@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 LEAD_CHOICES = (15, 30, 60, 120)
 NOTICE_WINDOW = timedelta(hours=48)
 DIGEST_AT = time(20, 0)
+YIELD_EVERY = 250  # sessions rescheduled between two turns of the event loop
 CHANGE_POLL_SECONDS = 3.0
 HORIZON = timedelta(hours=48)  # sessions starting within this have their reminders queued
 HORIZON_STEP = timedelta(hours=1)  # how often the horizon moves on
@@ -339,7 +340,9 @@ class ReminderService:
             await self._refresh_leads()  # a new cohort, or its first member
         now = self._clock.now()
         horizon = self._horizon if self._horizon is not None else now + HORIZON
-        for session_id in session_ids:
+        for i, session_id in enumerate(session_ids):
+            if i and i % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a batch of thousands must not hold others' answers
             self._scheduler.cancel_group(_group(session_id))
             session = sessions.get(session_id)
             if session is None or session.starts_at > horizon:
