@@ -861,22 +861,7 @@ class ChangeRepository:
     async def record(
         self, session_id: int, kind: str, before: Session | None, now: datetime
     ) -> None:
-        await self._db.execute(
-            "INSERT INTO session_changes (session_id, kind, old_starts_at, old_ends_at,"
-            " old_location, old_location_ru, old_location_uz, old_cancelled, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                session_id,
-                kind,
-                to_db(before.starts_at) if before else None,
-                to_db(before.ends_at) if before else None,
-                before.location.en if before else None,
-                before.location.ru if before else None,
-                before.location.uz if before else None,
-                int(before.cancelled) if before else None,
-                to_db(now),
-            ),
-        )
+        await self.record_prepared(self.prepare([(session_id, kind, before)], now))
 
     @staticmethod
     def prepare(
