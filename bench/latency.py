@@ -228,6 +228,9 @@ async def all_bursts() -> tuple[tuple[float, float], ...]:
     """Ours; the echo bot answering with the very text ours sent (the fair baseline: the same
     bytes for the emulator to parse); and the echo bot echoing the 6-byte command."""
     sample: list[str] = []
+    # The benchmarks before this one leave the two cores busy for a moment (processes exiting,
+    # SQLite checkpoints): let them settle so that neither side of the ratio pays for them.
+    await asyncio.sleep(5)
     ours = await burst(OURS, sample=sample)
     same = await burst(ECHO, answer=sample[0] if sample else None)
     plain = await burst(ECHO)
