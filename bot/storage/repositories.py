@@ -438,11 +438,13 @@ class SessionRepository:
         )
 
     async def get_many(self, ids: Sequence[int]) -> dict[int, Session]:
-        """id -> session for those that exist (and can be read), in chunks of bound values."""
+        """id -> session for those that exist (and can be read), in chunks of 100: turning rows
+        into sessions runs on the event loop, and a small chunk keeps each stretch short while
+        thousands are read (a catch-up), so answers to people slip in between."""
         found: dict[int, Session] = {}
         ids = list(ids)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
+        for i in range(0, len(ids), 100):
+            chunk = ids[i : i + 100]
             rows = await self._db.fetchall(
                 f"SELECT * FROM sessions WHERE id IN ({', '.join('?' * len(chunk))})", chunk
             )
