@@ -112,11 +112,6 @@ class JobScheduler:
         self._compact_if_sparse()
         return len(names)
 
-    def cancel_prefix(self, prefix: str) -> None:
-        """Scans every name: for rare maintenance only; a change uses `cancel_group`."""
-        for name in [n for n in (*self._items, *self._repeating) if n.startswith(prefix)]:
-            self.cancel(name)
-
     def every(self, name: str, seconds: float, callback: JobCallback) -> None:
         """A repeating JobQueue job (the change poll); few of these exist."""
         self.cancel(name)

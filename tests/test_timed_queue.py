@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from bot.clock import FrozenClock
 from bot.services.reminders import HORIZON
@@ -13,19 +12,7 @@ from bot.storage import Storage
 from bot.storage.models import Localized
 from bot.storage.repositories import SessionFields
 from tests.conftest import BotFactory, BotHarness, stop_bot
-
-ALMATY = ZoneInfo("Asia/Almaty")
-REMINDER = "⏰"
-
-
-def almaty(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 9, day, hour, minute, tzinfo=ALMATY)
-
-
-async def join_three(harness: BotHarness) -> None:
-    code = await harness.invite_code()
-    for user_id, language in ((801, "en"), (802, "ru"), (803, "uz")):
-        await harness.user(user_id, language).join(code)
+from tests.test_clock import REMINDER, almaty, join_three
 
 
 def reminders_about(harness: BotHarness, title: str, start: int = 0) -> list[int]:

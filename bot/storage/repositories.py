@@ -522,23 +522,6 @@ class SessionRepository:
         for prepared in statements:
             await self._db.executemany(prepared.sql, prepared.rows)
 
-    async def upcoming(self, after: datetime) -> list[Session]:
-        """Every session, in every cohort, not cancelled and starting after `after`."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM sessions WHERE cancelled = 0 AND starts_at > ? ORDER BY starts_at",
-            (to_db(after),),
-        )
-        return self._db.each(rows, _session)
-
-    async def shift_cohort(self, cohort_id: int, seconds: int) -> None:
-        """Moves every session of a cohort by a number of seconds (the playground's date shift)."""
-        modifier = f"{seconds:+d} seconds"
-        await self._db.execute(
-            "UPDATE sessions SET starts_at = strftime('%Y-%m-%d %H:%M:%S', starts_at, ?),"
-            " ends_at = strftime('%Y-%m-%d %H:%M:%S', ends_at, ?) WHERE cohort_id = ?",
-            (modifier, modifier, cohort_id),
-        )
-
 
 class ContactRepository:
     def __init__(self, db: Database) -> None:
@@ -925,11 +908,6 @@ class ChangeRepository:
     async def last_id(self) -> int:
         row = await self._db.fetchone("SELECT MAX(id) AS m FROM session_changes")
         return int(row["m"] or 0) if row else 0
-
-    async def mark_processed(self, change_id: int) -> None:
-        await self._db.execute(
-            "UPDATE session_changes SET processed = 1 WHERE id = ?", (change_id,)
-        )
 
     async def mark_processed_many(self, change_ids: Sequence[int]) -> None:
         await self._db.executemany(
