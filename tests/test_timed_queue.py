@@ -7,9 +7,9 @@ import dataclasses
 from datetime import datetime, timedelta
 
 from bot.clock import FrozenClock
-from bot.services.reminders import HORIZON
+from bot.services.reminders import HORIZON, TimedPlanner, session_group
 from bot.storage import Storage
-from bot.storage.models import Localized
+from bot.storage.models import Localized, Session, SessionChangeRecord
 from bot.storage.repositories import SessionFields
 from tests.conftest import BotFactory, BotHarness, stop_bot
 from tests.test_clock import REMINDER, almaty, join_three
@@ -244,3 +244,67 @@ def test_stored_instants_are_read_strictly() -> None:
     for text in bad:
         with pytest.raises(BadStoredValue):
             from_db(text)  # type: ignore[arg-type]
+
+
+class RecordingPlanner(TimedPlanner):
+    """A feature with one item per session, 10 minutes after its start (like a nudge)."""
+
+    reach = timedelta(hours=1)
+
+    def __init__(self, harness: BotHarness) -> None:
+        self.scheduler = harness.services.scheduler
+        self.fired: list[int] = []
+        self.windows: list[tuple[datetime, datetime]] = []
+        self.batches: list[list[int]] = []
+
+    def plan_session(self, session: Session, now: datetime) -> int:
+        due = session.starts_at + timedelta(minutes=10)
+        if due <= now:
+            return 0
+        self.scheduler.at(
+            f"nudge:{session.id}", due, self.fire, session.id, group=session_group(session.id)
+        )
+        return 1
+
+    async def fire(self, session_id: int) -> None:
+        self.fired.append(session_id)
+
+    async def plan_window(self, after: datetime, until: datetime, now: datetime) -> int:
+        self.windows.append((after, until))
+        return 0
+
+    async def changes_applied(
+        self, changes: list[SessionChangeRecord], sessions: dict[int, Session]
+    ) -> None:
+        self.batches.append(sorted({c.session_id for c in changes}))
+
+
+async def test_a_planner_gets_sessions_under_way_windows_and_each_batch_of_changes(
+    harness: BotHarness,
+) -> None:
+    await join_three(harness)
+    now = harness.clock.now()
+    reminders, scheduler = harness.services.reminders, harness.services.scheduler
+    begun = await add_session(harness.storage, "Begun", now - timedelta(minutes=5))
+    later = await add_session(harness.storage, "Later", now + timedelta(hours=3))
+    over = await add_session(harness.storage, "Over", now - timedelta(hours=2))
+    await reminders.process_changes()
+    planner = RecordingPlanner(harness)
+    reminders.add_planner(planner)
+    await reminders.reconcile()  # as at a start: a session under way still has its nudge due
+    assert scheduler.due_of(f"nudge:{begun}") == now + timedelta(minutes=5)
+    assert scheduler.due_of(f"nudge:{later}") == now + timedelta(hours=3, minutes=10)
+    assert scheduler.due_of(f"nudge:{over}") is None
+    assert planner.windows == [(now, reminders.horizon)]
+    moved = now + timedelta(hours=4)
+    await change_session(harness.storage, later, starts_at=moved,
+                         ends_at=moved + timedelta(hours=1))  # fmt: skip
+    await change_session(harness.storage, begun, cancelled=True)
+    await reminders.process_changes()
+    assert planner.batches == [sorted([later, begun])]
+    assert scheduler.due_of(f"nudge:{later}") == moved + timedelta(minutes=10)
+    assert scheduler.due_of(f"nudge:{begun}") is None  # cancelled: its items are gone
+    await scheduler.retime(moved + timedelta(minutes=11))
+    assert later in planner.fired and begun not in planner.fired  # demo sessions fire too
+    assert planner.fired.count(later) == 1
+    assert planner.windows[-1][1] == reminders.horizon  # the horizon moved on, the planner too

@@ -53,6 +53,44 @@ def _group(session_id: int) -> str:
     return f"session:{session_id}"
 
 
+def session_group(session_id: int) -> str:
+    """The timed-queue group of a session's items: a change to the session drops them all
+    (reminders and every feature's items alike) and asks each planner again."""
+    return _group(session_id)
+
+
+class TimedPlanner:
+    """A feature with timed messages of its own (attendance nudges, feedback prompts, task
+    deadlines, the group's morning card...) plugs in here instead of keeping its own schedule:
+    the reminder service asks every planner, with the same horizon, the same restart path and
+    the same change feed, so nothing timed is scheduled twice or forgotten after a change.
+
+    Exactly-once is each planner's business through the `deliveries` table (`Sender.deliver`),
+    as for reminders: the queue may run an item again after a restart."""
+
+    # How long after a session's start its items may still be due (a feedback prompt at its
+    # end, a roll-call 20 minutes in): at start, sessions begun this long ago are planned too.
+    reach: timedelta = timedelta(0)
+
+    def plan_session(self, session: Session, now: datetime) -> int:
+        """Puts this session's items on the queue (group `session_group(session.id)`, names
+        unique to the feature) and returns how many. Called at start, when the horizon reaches
+        the session and after every change to it (its old items are gone by then). Never
+        called for a cancelled session. `now` may be after the session's start."""
+        return 0
+
+    async def plan_window(self, after: datetime, until: datetime, now: datetime) -> int:
+        """Items not tied to one session that fall due in (after, until]; returns how many.
+        At start `after` is now (what fell due while the bot was down is the planner's call)."""
+        return 0
+
+    async def changes_applied(
+        self, changes: list[SessionChangeRecord], sessions: dict[int, Session]
+    ) -> None:
+        """After the members' notices of a batch of changes (every path: commands, imports,
+        the CLI in another process): e.g. edit a posted card once for the whole batch."""
+
+
 def map_url(session: Session) -> str:
     return (
         f"https://www.openstreetmap.org/?mlat={session.latitude:.6f}&mlon={session.longitude:.6f}"
@@ -82,6 +120,15 @@ class ReminderService:
         self._horizon: datetime | None = None
         self._seen_change = 0  # the last change id whose session was rescheduled
         self._polling: asyncio.Task[None] | None = None
+        self._planners: list[TimedPlanner] = []
+
+    def add_planner(self, planner: TimedPlanner) -> None:
+        """Registers a feature's timed items; before `reconcile` (i.e. when services are built)."""
+        self._planners.append(planner)
+
+    @property
+    def _reach(self) -> timedelta:
+        return max((p.reach for p in self._planners), default=timedelta(0))
 
     # -- which leads apply ---------------------------------------------------------------
 
@@ -122,10 +169,13 @@ class ReminderService:
             now = self._clock.now()
             self._horizon = (now + HORIZON).replace(microsecond=0)
             count = 0
-            for session in await self._storage.sessions.upcoming_between(now, self._horizon):
+            begun = now - self._reach  # items of sessions under way may still be due
+            for session in await self._storage.sessions.upcoming_between(begun, self._horizon):
                 count += self._schedule_session(session, now)
             for cohort in await self._storage.cohorts.all():
                 count += self._schedule_digest(cohort)
+            for planner in self._planners:
+                count += await planner.plan_window(now, self._horizon, now)
         self._scheduler.at(HORIZON_ITEM, now + HORIZON_STEP, self._horizon_item)
         self._scheduler.at(CHECK_ITEM, now, self._check_item)  # right after start, not in it
         self._scheduler.every("changes:watch", CHANGE_POLL_SECONDS, self._changes_job)
@@ -149,7 +199,10 @@ class ReminderService:
                 return 0
             sessions = await self._storage.sessions.upcoming_between(after, until)
             self._horizon = until
-            return sum(self._schedule_session(s, now) for s in sessions)
+            count = sum(self._schedule_session(s, now) for s in sessions)
+            for planner in self._planners:
+                count += await planner.plan_window(after, until, now)
+            return count
 
     async def reschedule_cohort(self, cohort_id: int) -> None:
         """After a member changes their leads or joins: the cohort's set of leads may differ."""
@@ -172,14 +225,18 @@ class ReminderService:
                 self._schedule_digest(cohort)
 
     def _schedule_session(self, session: Session, now: datetime) -> int:
-        """One item per lead in use. Reminders that fell due while the bot was down are sent
-        now if the session has not started, but only the latest of them (no burst of stale
-        60- and 30-minute reminders)."""
-        if session.cancelled or session.starts_at <= now:
+        """One item per lead in use, then each planner's items. Reminders that fell due while
+        the bot was down are sent now if the session has not started, but only the latest of
+        them (no burst of stale 60- and 30-minute reminders)."""
+        if session.cancelled:
             return 0
+        count = 0
+        for planner in self._planners:
+            count += planner.plan_session(session, now)
+        if session.starts_at <= now:
+            return count
         leads = self._leads.get(session.cohort_id, ())
         missed = [lead for lead in leads if session.starts_at - timedelta(minutes=lead) <= now]
-        count = 0
         for lead in leads:
             due = session.starts_at - timedelta(minutes=lead)
             if due <= now and lead != min(missed):
@@ -347,6 +404,8 @@ class ReminderService:
             session = sessions.get(session_id)
             if session is None or session.starts_at > horizon:
                 continue  # gone, or the horizon will reach it
+            if session.starts_at + self._reach <= now:
+                continue  # over, with all its items
             try:
                 self._schedule_session(session, now)
             except Exception as exc:  # one bad session must not stop the feed for everyone
@@ -377,6 +436,14 @@ class ReminderService:
                         )
                         self._storage.db.report(
                             f"change {change.id}", f"{type(exc).__name__}: {exc}"
+                        )
+                for planner in self._planners:
+                    try:
+                        await planner.changes_applied(changes, sessions)
+                    except Exception as exc:  # a feature's failure must not stop the feed
+                        log.exception("%s failed on a batch of changes", type(planner).__name__)
+                        self._storage.db.report(
+                            f"changes up to {changes[-1].id}", f"{type(exc).__name__}: {exc}"
                         )
                 await self._storage.changes.mark_processed_many([c.id for c in changes])
                 done += len(changes)
