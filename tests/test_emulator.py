@@ -724,3 +724,34 @@ async def test_stop_releases_a_pending_long_poll(emulator: BotApiEmulator, bot: 
     await asyncio.wait_for(emulator.stop(), timeout=2)
 
     assert await asyncio.wait_for(poll, timeout=2) == ()
+
+
+async def test_users_photos_locations_replies_and_copies(
+    emulator: BotApiEmulator, bot: Bot
+) -> None:
+    """What a help desk and a check-in need: a user's photo, location and reply reach the bot as
+    Telegram shapes them, and copyMessage forwards a photo without uploading it again."""
+    asked = await emulator.send_text(ALICE, "Where is room 105?")
+    photo = await emulator.send_photo(ALICE, b"\xff\xd8jpeg", caption="this door?")
+    await emulator.send_location(ALICE, 43.2566, 76.9286, reply_to=asked["message_id"])
+    await emulator.send_sticker(ALICE)
+    updates = await bot.get_updates()
+    messages = [u.message for u in updates]
+    assert messages[1].photo[-1].file_id == photo["photo"][-1]["file_id"]
+    assert messages[1].caption == "this door?"
+    assert messages[2].location.latitude == pytest.approx(43.2566)
+    assert messages[2].reply_to_message.text == "Where is room 105?"
+    assert messages[3].sticker is not None and messages[3].text is None
+    copy = await bot.copy_message(BOB, ALICE, photo["message_id"], caption="from Alice")
+    sent = emulator.sent[-1]
+    assert (sent.method, sent.chat_id, sent.message_id) == ("copyMessage", BOB, copy.message_id)
+    assert sent.document == b"\xff\xd8jpeg" and sent.text == "from Alice"
+    stored = emulator.get_message(BOB, copy.message_id)
+    assert stored is not None and stored["photo"] == photo["photo"]  # no second upload
+    answer = await bot.send_message(ALICE, "Across the hall.")
+    reply = await emulator.send_text(ALICE, "Thanks!", reply_to=answer.message_id)
+    assert reply["reply_to_message"]["from"]["id"] == emulator.bot_id
+    with pytest.raises(BadRequest, match="message to copy not found"):
+        await bot.copy_message(BOB, ALICE, 999)
+    with pytest.raises(LookupError):
+        await emulator.send_text(ALICE, "to nowhere", reply_to=999)

@@ -30,6 +30,7 @@ JSON_FIELDS = frozenset(
 INT_FIELDS = frozenset(
     {
         "chat_id",
+        "from_chat_id",
         "message_id",
         "offset",
         "limit",

@@ -357,9 +357,10 @@ class BotApiEmulator:
         else:
             user["language_code"] = language_code
 
-    async def send_text(self, user_id: int, text: str) -> JSONDict:
+    async def send_text(self, user_id: int, text: str, *, reply_to: int | None = None) -> JSONDict:
         """The user sends ``text`` to the bot; returns the Message as delivered in the update.
 
+        ``reply_to`` makes it a reply (swipe left in the app) to that message of the chat.
         Empty or whitespace-only text raises :class:`ValueError`: Telegram refuses to deliver
         such messages (MESSAGE_EMPTY), so a test relying on one would test the impossible.
         """
@@ -368,6 +369,55 @@ class BotApiEmulator:
         content: JSONDict = {"text": text}
         if entities := _leading_command_entities(text):
             content["entities"] = entities
+        return self._user_sends(user_id, content, reply_to)
+
+    async def send_photo(
+        self,
+        user_id: int,
+        content: bytes,
+        *,
+        caption: str | None = None,
+        reply_to: int | None = None,
+    ) -> JSONDict:
+        """The user sends a photo (Telegram delivers it as a list of sizes, largest last)."""
+        self._user(user_id)
+        stored = self._store_file(content, None, "image/jpeg", kind="photo")
+        size = {k: v for k, v in stored.as_document().items() if k != "mime_type"}
+        message_content: JSONDict = {"photo": [{**size, "width": 1280, "height": 960}]}
+        if caption:
+            message_content["caption"] = caption
+        return self._user_sends(user_id, message_content, reply_to)
+
+    async def send_location(
+        self, user_id: int, latitude: float, longitude: float, *, reply_to: int | None = None
+    ) -> JSONDict:
+        """The user shares their location (e.g. with a request_location keyboard button)."""
+        location = {"latitude": latitude, "longitude": longitude}
+        return self._user_sends(user_id, {"location": location}, reply_to)
+
+    async def send_sticker(self, user_id: int, emoji: str = "👍") -> JSONDict:
+        """The user sends a sticker: content a bot usually cannot use as text."""
+        sticker = {
+            "file_id": f"CAACAgIAAxkBAAIS{next(self._file_numbers):08d}",
+            "file_unique_id": "AgADsticker",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": emoji,
+        }
+        return self._user_sends(user_id, {"sticker": sticker}, None)
+
+    def _user_sends(self, user_id: int, content: JSONDict, reply_to: int | None) -> JSONDict:
+        if reply_to is not None:
+            target = self._messages.get((user_id, reply_to))
+            if target is None:
+                raise LookupError(f"there is no message #{reply_to} in chat {user_id}")
+            content = {
+                **content,
+                "reply_to_message": {k: v for k, v in target.items() if k != "reply_to_message"},
+            }
         message = self._store_user_message(user_id, content)
         self._queue_update({"message": message})
         return message
@@ -380,6 +430,7 @@ class BotApiEmulator:
         *,
         caption: str | None = None,
         mime_type: str | None = None,
+        reply_to: int | None = None,
     ) -> JSONDict:
         """The user sends a file; the bot can fetch it with getFile and download it."""
         self._user(user_id)
@@ -390,9 +441,7 @@ class BotApiEmulator:
             message_content["caption"] = caption
             if entities := _leading_command_entities(caption):
                 message_content["caption_entities"] = entities
-        message = self._store_user_message(user_id, message_content)
-        self._queue_update({"message": message})
-        return message
+        return self._user_sends(user_id, message_content, reply_to)
 
     async def press_button(
         self, user_id: int, message_id: int, callback_data: str, *, require_button: bool = False
@@ -708,6 +757,7 @@ class BotApiEmulator:
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
             "sendDocument": self._send_document,
+            "copyMessage": self._copy_message,
             "sendVenue": self._send_venue,
             "sendLocation": self._send_location,
             "sendChatAction": self._send_chat_action,
@@ -899,6 +949,60 @@ class BotApiEmulator:
             )
         )
         return message
+
+    async def _copy_message(self, params: Params) -> JSONDict:
+        """A copy of any message (text, photo, document...) without a link to the original;
+        the file is not uploaded again. Returns a MessageId, as Telegram does."""
+        chat_id = self._target_chat(params)
+        from_chat = params.require_int("from_chat_id")
+        if from_chat not in self._chats:
+            raise bad_request("chat not found")
+        original = self._messages.get((from_chat, params.require_int("message_id")))
+        if original is None:
+            raise bad_request("message to copy not found")
+        copyable = ("text", "entities", "photo", "document", "location", "sticker", "caption")
+        content: JSONDict = {k: v for k, v in original.items() if k in copyable}
+        if not content:
+            raise bad_request("message can't be copied")
+        if "caption" in params.values:  # a new caption replaces the original's
+            raw_caption = params.get_str("caption")
+            caption, entities = self._render_caption(
+                raw_caption, params.get_str("parse_mode"), params
+            )
+            content.pop("caption", None)
+            content.pop("caption_entities", None)
+            if caption:
+                content["caption"] = caption
+                if entities:
+                    content["caption_entities"] = entities
+        markup = self._reply_markup(params)
+        content.update(self._reply_to(chat_id, params))
+        text = content.get("text", content.get("caption"))
+        message = self._store_bot_message(chat_id, content, markup, (text, None))
+        stored = None
+        if "document" in content:
+            stored = self._files.get(content["document"]["file_id"])
+        elif "photo" in content:
+            stored = self._files.get(content["photo"][-1]["file_id"])
+        location = content.get("location") or {}
+        self._record(
+            SentMessage(
+                method="copyMessage",
+                chat_id=chat_id,
+                message_id=message["message_id"],
+                text=text,
+                reply_markup=markup,
+                parse_mode=None,
+                document=stored.content if stored is not None else None,
+                filename=stored.file_name if stored is not None else None,
+                latitude=location.get("latitude"),
+                longitude=location.get("longitude"),
+                params=dict(params.values),
+                plain_text=text,
+                entities=content.get("entities", content.get("caption_entities", [])),
+            )
+        )
+        return {"message_id": message["message_id"]}
 
     async def _send_venue(self, params: Params) -> JSONDict:
         chat_id = self._target_chat(params)
@@ -1231,14 +1335,22 @@ class BotApiEmulator:
         return {"reply_to_message": {k: v for k, v in target.items() if k != "reply_to_message"}}
 
     def _store_file(
-        self, content: bytes, file_name: str | None, mime_type: str | None
+        self,
+        content: bytes,
+        file_name: str | None,
+        mime_type: str | None,
+        *,
+        kind: str = "document",
     ) -> StoredFile:
         number = next(self._file_numbers)
         suffix = PurePosixPath(file_name).suffix if file_name else ""
+        if kind == "photo":
+            suffix = ".jpg"
+        prefix = "AgACAgIAAxkBAAIP" if kind == "photo" else "BQACAgIAAxkBAAIE"
         stored = StoredFile(
-            file_id=f"BQACAgIAAxkBAAIE{number:08d}",
+            file_id=f"{prefix}{number:08d}",
             file_unique_id=f"AgADE{number:06d}",
-            file_path=f"documents/file_{number}{suffix}",
+            file_path=f"{kind}s/file_{number}{suffix}",
             content=content,
             file_name=file_name,
             mime_type=mime_type,
