@@ -751,7 +751,7 @@ async def test_users_photos_locations_replies_and_copies(
     answer = await bot.send_message(ALICE, "Across the hall.")
     reply = await emulator.send_text(ALICE, "Thanks!", reply_to=answer.message_id)
     assert reply["reply_to_message"]["from"]["id"] == emulator.bot_id
-    with pytest.raises(BadRequest, match="(?i)message to copy not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to copy not found"):
         await bot.copy_message(BOB, ALICE, 999)
     with pytest.raises(LookupError):
         await emulator.send_text(ALICE, "to nowhere", reply_to=999)
