@@ -308,3 +308,27 @@ async def test_a_planner_gets_sessions_under_way_windows_and_each_batch_of_chang
     assert later in planner.fired and begun not in planner.fired  # demo sessions fire too
     assert planner.fired.count(later) == 1
     assert planner.windows[-1][1] == reminders.horizon  # the horizon moved on, the planner too
+
+
+async def test_notices_read_only_sessions_near_now_yet_a_move_far_away_is_told(
+    harness: BotHarness,
+) -> None:
+    """A catch-up reads rows only for sessions in the notice window, or moved out of it."""
+    await join_three(harness)
+    now = harness.clock.now()
+    reminders = harness.services.reminders
+    near = await add_session(harness.storage, "Soon lab", now + timedelta(hours=5))
+    far = await add_session(harness.storage, "Distant lab", now + timedelta(days=9))
+    await reminders.process_changes()
+    start = len(harness.emulator.sent)
+    away = now + timedelta(days=12)
+    await change_session(harness.storage, near, starts_at=away,
+                         ends_at=away + timedelta(hours=1))  # fmt: skip
+    later = now + timedelta(days=10)
+    await change_session(harness.storage, far, starts_at=later,
+                         ends_at=later + timedelta(hours=1))  # fmt: skip
+    await reminders.process_changes()
+    told = [m for m in harness.emulator.sent[start:] if (m.text or "").startswith("🔁")]
+    assert sorted(m.chat_id for m in told) == [801, 802, 803]  # the near one, once each
+    assert all("Soon lab" in (m.text or "") for m in told)
+    assert harness.services.scheduler.scheduled(f"reminder:{near}:") == {}

@@ -88,7 +88,9 @@ class TimedPlanner:
         self, changes: list[SessionChangeRecord], sessions: dict[int, Session]
     ) -> None:
         """After the members' notices of a batch of changes (every path: commands, imports,
-        the CLI in another process): e.g. edit a posted card once for the whole batch."""
+        the CLI in another process): e.g. edit a posted card once for the whole batch.
+        `sessions` holds the batch's sessions that start within the next 48 hours or were
+        moved away from them (the rest are not read); read others yourself if you need them."""
 
 
 def map_url(session: Session) -> str:
@@ -392,20 +394,23 @@ class ReminderService:
                 self._seen_change = last
 
     async def _reschedule(self, session_ids: list[int]) -> None:
-        sessions = await self._storage.sessions.get_many(session_ids)
-        if any(s.cohort_id not in self._leads for s in sessions.values()):
-            await self._refresh_leads()  # a new cohort, or its first member
+        """Drops the items of every changed session; reads and schedules again only those
+        starting within the horizon (or under way): after an import that moved a whole
+        programme, most rows need not be read at all."""
         now = self._clock.now()
         horizon = self._horizon if self._horizon is not None else now + HORIZON
+        sessions = await self._storage.sessions.get_many(
+            session_ids, starting=(now - self._reach, horizon)
+        )
+        if any(s.cohort_id not in self._leads for s in sessions.values()):
+            await self._refresh_leads()  # a new cohort, or its first member
         for i, session_id in enumerate(session_ids):
             if i and i % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # a batch of thousands must not hold others' answers
             self._scheduler.cancel_group(_group(session_id))
             session = sessions.get(session_id)
-            if session is None or session.starts_at > horizon:
-                continue  # gone, or the horizon will reach it
-            if session.starts_at + self._reach <= now:
-                continue  # over, with all its items
+            if session is None:
+                continue  # gone, over, or beyond the horizon (which will reach it)
             try:
                 self._schedule_session(session, now)
             except Exception as exc:  # one bad session must not stop the feed for everyone
@@ -420,10 +425,8 @@ class ReminderService:
             while changes := await self._storage.changes.pending(
                 NOTICE_BATCH, upto=self._seen_change
             ):
-                sessions = await self._storage.sessions.get_many(
-                    list(dict.fromkeys(c.session_id for c in changes))
-                )
                 now = self._clock.now()
+                sessions = await self._sessions_to_notify(changes, now)
                 for change in changes:
                     session = sessions.get(change.session_id)
                     if session is None:
@@ -448,6 +451,27 @@ class ReminderService:
                 await self._storage.changes.mark_processed_many([c.id for c in changes])
                 done += len(changes)
         return done
+
+    async def _sessions_to_notify(
+        self, changes: list[SessionChangeRecord], now: datetime
+    ) -> dict[int, Session]:
+        """The sessions a notice may be about: starting within the notice window, or moved
+        away from it. Only those rows are read (an import that moved a whole programme would
+        otherwise turn every row into a session just to find it is weeks away)."""
+        window = (now, now + NOTICE_WINDOW)
+        sessions = await self._storage.sessions.get_many(
+            list(dict.fromkeys(c.session_id for c in changes)), starting=window
+        )
+        moved_away = [
+            c.session_id
+            for c in changes
+            if c.session_id not in sessions
+            and c.old_starts_at is not None
+            and window[0] < c.old_starts_at <= window[1]
+        ]
+        if moved_away:
+            sessions.update(await self._storage.sessions.get_many(list(dict.fromkeys(moved_away))))
+        return sessions
 
     async def _notify(self, change: SessionChangeRecord, session: Session, now: datetime) -> None:
         if session.cancelled and change.kind != "cancelled":

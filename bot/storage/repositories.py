@@ -437,16 +437,24 @@ class SessionRepository:
             params | {"id": session_id},
         )
 
-    async def get_many(self, ids: Sequence[int]) -> dict[int, Session]:
+    async def get_many(
+        self, ids: Sequence[int], starting: tuple[datetime, datetime] | None = None
+    ) -> dict[int, Session]:
         """id -> session for those that exist (and can be read), in chunks of 100: turning rows
         into sessions runs on the event loop, and a small chunk keeps each stretch short while
-        thousands are read (a catch-up), so answers to people slip in between."""
+        thousands are read (a catch-up), so answers to people slip in between. With
+        `starting=(after, until)`, only sessions starting in (after, until] are read: a
+        catch-up needs rows only for what it will schedule, not for the whole programme."""
         found: dict[int, Session] = {}
         ids = list(ids)
+        where, extra = "", ()
+        if starting is not None:
+            where, extra = " AND starts_at > ? AND starts_at <= ?", tuple(map(to_db, starting))
         for i in range(0, len(ids), 100):
             chunk = ids[i : i + 100]
             rows = await self._db.fetchall(
-                f"SELECT * FROM sessions WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+                f"SELECT * FROM sessions WHERE id IN ({', '.join('?' * len(chunk))}){where}",
+                (*chunk, *extra),
             )
             found.update((s.id, s) for s in self._db.each(rows, _session))
         return found
