@@ -25,6 +25,8 @@ from telegram import User as TgUser
 from bot.concurrency import PerUserOrder
 from bot.services.importer import ContactsChange, Importer
 from bot.storage import Database, Storage
+from bot.storage.models import Localized
+from bot.storage.repositories import SessionFields
 from tests.conftest import (
     COORDINATOR_ID,
     ROOT,
@@ -105,6 +107,40 @@ async def test_changes_back_and_forth_never_show_a_stale_plan(harness: BotHarnes
         await harness.services.admin.apply_import(COORDINATOR_ID, plan, "sessions.csv")
         assert place in (await student.send("/today")).text, round_
         assert place in (await student.send("/today")).text, round_
+
+
+async def test_a_change_to_another_cohort_keeps_this_cohorts_plans(harness: BotHarness) -> None:
+    """Plans are cached per cohort: an import into another group (here, thousands of rows in
+    another process) does not make every student's /today read the database again; a change
+    to one's own cohort is shown at once."""
+    from tests.test_staff import add_other_cohort
+
+    await add_other_cohort(harness)
+    student = await member(harness, 8103)
+    plans = harness.services.itinerary.plans
+    first = await student.send("/today")
+    await student.send("/today")
+    misses = plans.misses
+    other = await harness.storage.cohorts.by_code("OTHER-1")
+    assert other is not None
+    start = harness.clock.now() + timedelta(hours=2)
+    async with harness.storage.transaction():  # as an import in another process writes them
+        for n in range(30):
+            fields = SessionFields(f"O-{n}", start, start + timedelta(hours=1),
+                                   Localized(f"Other {n}"), Localized())  # fmt: skip
+            session_id = await harness.storage.sessions.insert(other.id, fields)
+            await harness.storage.changes.record(session_id, "added", None, start)
+    assert (await student.send("/today")).text == first.text
+    assert plans.misses == misses  # from the cache: the other cohort's changes left it alone
+    await harness.services.reminders.process_changes()
+    assert (await student.send("/today")).text == first.text
+    cohort = await harness.storage.cohorts.by_code("TPI-2026")
+    assert cohort is not None
+    todays = next(
+        s for s in await harness.storage.sessions.for_cohort(cohort.id) if s.external_id == TODAYS
+    )
+    await harness.services.admin.room(COORDINATOR_ID, todays, "Hall of news")
+    assert "Hall of news" in (await student.send("/today")).text
 
 
 # -- last seen: batched, never in the answer's way -------------------------------------------

@@ -65,7 +65,7 @@ async def load_user(update: Update, context: BotContext) -> None:
         telegram_language=seen.telegram_language,
         last_seen=now,
     )
-    services.itinerary.plans.observe(loaded.feed_position)
+    services.itinerary.plans.observe(loaded.user.cohort_id, loaded.feed_position)
     context.user = user
     context.cohort = loaded.cohort
     context.actor = Actor.of(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -46,59 +46,71 @@ SPAN_DAYS = 7
 
 
 class PlanCache:
-    """Plans read from the database, valid while the change feed stands where it stood.
+    """Plans read from the database, per cohort, valid while that cohort's change feed stands
+    where it stood.
 
-    Every change to a session, by any path and any process, adds a row to the change feed;
-    `load_user` reads the feed's latest id with the user (no extra round trip) and tells the
-    cache, which forgets everything when it moved. An entry is only stored if the feed did not
-    move while it was read, so no plan older than a confirmed change is ever served.
+    Every change to a session, by any path and any process, adds a row to the change feed,
+    naming the session's cohort; `load_user` reads the latest id for the user's cohort with the
+    user (no extra round trip) and tells the cache, which forgets that cohort's plans when it
+    moved. An entry is only stored if the cohort's position did not move while it was read, so
+    no plan older than a confirmed change is ever served; a cohort whose position has not been
+    read is not cached at all. An import into one cohort leaves the others' plans alone.
     """
 
     LIMIT = 4096
 
     def __init__(self) -> None:
-        self._position = UNKNOWN
-        self._plans: dict[Hashable, Any] = {}
+        self._positions: dict[int, int] = {}  # cohort id -> feed position its plans were read at
+        self._plans: dict[int, dict[Hashable, Any]] = {}
+        self._size = 0
         self.hits = self.misses = 0
 
-    def observe(self, position: int) -> None:
-        if position != self._position:
-            self._plans.clear()
-            self._position = position
+    def observe(self, cohort_id: int | None, position: int) -> None:
+        if cohort_id is not None and self._positions.get(cohort_id) != position:
+            self._drop(cohort_id)
+            self._positions[cohort_id] = position
 
-    def forget(self) -> None:
-        """Drops everything until the feed's position is read again (the change feed job
-        calls this as it applies changes)."""
-        self._plans.clear()
-        self._position = UNKNOWN
+    def forget(self, cohort_ids: Iterable[int | None] | None = None) -> None:
+        """Drops the plans of these cohorts (all without an argument) until their position is
+        read again (the change feed job calls this as it applies changes)."""
+        for cohort_id in list(self._positions) if cohort_ids is None else cohort_ids:
+            if cohort_id is not None:
+                self._drop(cohort_id)
+                self._positions.pop(cohort_id, None)
 
-    async def get(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
-        position = self._position
-        if position != UNKNOWN and key in self._plans:
+    async def get(self, cohort_id: int, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        position = self._positions.get(cohort_id)
+        plans = self._plans.get(cohort_id)
+        if position is not None and plans is not None and key in plans:
             self.hits += 1
-            return self._plans[key]
+            return plans[key]
         self.misses += 1
         value = await read()
-        if position != UNKNOWN and self._position == position:
-            if len(self._plans) >= self.LIMIT:
-                self._plans.clear()
-            self._plans[key] = value
+        if position is not None and self._positions.get(cohort_id) == position:
+            self._store(cohort_id, key, value)
         return value
 
-    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+    def remember(self, cohort_id: int, key: Hashable, compute: Callable[[], T]) -> T:
         """`get` for what is computed, not read (nothing can change while it runs)."""
-        if self._position != UNKNOWN and key in self._plans:
+        plans = self._plans.get(cohort_id)
+        if cohort_id in self._positions and plans is not None and key in plans:
             self.hits += 1
-            return self._plans[key]
+            return plans[key]
         value = compute()
-        if self._position != UNKNOWN:
-            if len(self._plans) >= self.LIMIT:
-                self._plans.clear()
-            self._plans[key] = value
+        if cohort_id in self._positions:
+            self._store(cohort_id, key, value)
         return value
 
+    def _store(self, cohort_id: int, key: Hashable, value: object) -> None:
+        if self._size >= self.LIMIT:
+            self._plans.clear()
+            self._size = 0
+        plans = self._plans.setdefault(cohort_id, {})
+        self._size += key not in plans
+        plans[key] = value
 
-UNKNOWN = -1
+    def _drop(self, cohort_id: int) -> None:
+        self._size -= len(self._plans.pop(cohort_id, {}))
 
 
 class ItineraryService:
@@ -127,13 +139,17 @@ class ItineraryService:
             "text", cohort, day.date, tr.language, now is None,
             tuple((s.id, s.revision, states and states.get(s.id)) for s in day.sessions),
         )  # fmt: skip
-        return self.plans.remember(key, lambda: day_text(day.date, day.sessions, cohort, tr, now))
+        return self.plans.remember(
+            cohort.id, key, lambda: day_text(day.date, day.sessions, cohort, tr, now)
+        )
 
     async def _between(self, cohort: Cohort, start: datetime, end: datetime) -> list[Session]:
-        """The sessions starting in [start, end), from the cache while the feed stands still.
+        """The sessions starting in [start, end), from the cache while the cohort's feed stands
+        still.
         Callers must not change the list: it is shared."""
         return await self.plans.get(
-            (cohort.id, start, end),
+            cohort.id,
+            (start, end),
             lambda: self._storage.sessions.starting_between(cohort.id, start, end),
         )
 

@@ -101,7 +101,8 @@ def map_url(session: Session) -> str:
 
 
 class ReminderService:
-    on_changes: Callable[[], None] | None = None  # called as pending changes are applied
+    # Called with the cohorts whose sessions changed, as pending changes are applied.
+    on_changes: Callable[[set[int | None]], None] | None = None
 
     def __init__(
         self,
@@ -382,13 +383,13 @@ class ReminderService:
         total = 0
         async with self._lock:
             while True:
-                session_ids, last = await self._storage.changes.pending_session_ids(
+                session_ids, cohorts, last = await self._storage.changes.pending_session_ids(
                     self._seen_change, CHANGE_BATCH
                 )
                 if not session_ids:
                     return total
                 if self.on_changes is not None:  # cached plans must not outlive a change
-                    self.on_changes()
+                    self.on_changes(cohorts)
                 await self._reschedule(session_ids)
                 total += len(session_ids)
                 self._seen_change = last

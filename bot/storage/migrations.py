@@ -229,6 +229,16 @@ V7_CHANGE_WAS_CANCELLED = """
 ALTER TABLE session_changes ADD COLUMN old_cancelled INTEGER
 """
 
+# Each change names its session's cohort, so a cohort's plans are cached until a change to
+# THAT cohort (an import elsewhere leaves them alone): `load_user` reads the cohort's latest
+# change id through this index.
+V8_CHANGES_BY_COHORT = """
+ALTER TABLE session_changes ADD COLUMN cohort_id INTEGER;
+UPDATE session_changes
+   SET cohort_id = (SELECT s.cohort_id FROM sessions s WHERE s.id = session_changes.session_id);
+CREATE INDEX session_changes_cohort ON session_changes (cohort_id, id)
+"""
+
 MIGRATIONS: list[str] = [
     V1_FOUNDATION,
     V2_REMINDERS,
@@ -237,4 +247,5 @@ MIGRATIONS: list[str] = [
     V5_LANGUAGES,
     V6_TRUST,
     V7_CHANGE_WAS_CANCELLED,
+    V8_CHANGES_BY_COHORT,
 ]

@@ -100,13 +100,14 @@ _COHORT_COLUMNS = (
 
 # Everything a handler needs about the person writing, in one statement (one hand-off to the
 # database thread): the user, their role in the cohort they read, every membership, that
-# cohort, and the position of the change feed (which keys the cached day plans).
+# cohort, and the position of that cohort's change feed (which keys its cached day plans).
 _LOAD_USER = (
     "SELECT u.*, m.role AS member_role, "
     + ", ".join(f"c.{col} AS c_{col}" for col in _COHORT_COLUMNS)
     + ", (SELECT json_group_array(json_array(ms.cohort_id, ms.role, ms.joined_at))"
     " FROM memberships ms WHERE ms.user_id = u.telegram_id) AS member_list,"
-    " (SELECT max(id) FROM session_changes) AS feed_position"
+    " (SELECT max(id) FROM session_changes sc WHERE sc.cohort_id = u.cohort_id)"
+    " AS feed_position"
     " FROM users u"
     " LEFT JOIN memberships m ON m.user_id = u.telegram_id AND m.cohort_id = u.cohort_id"
     " LEFT JOIN cohorts c ON c.id = u.cohort_id"
@@ -121,7 +122,7 @@ class LoadedUser:
     user: User
     memberships: list[Membership]
     cohort: Cohort | None  # the cohort the user reads, as it is now
-    feed_position: int  # the latest change id: any change to any session moves it
+    feed_position: int  # the latest change id of the user's cohort: a change there moves it
 
 
 @dataclass(frozen=True)
@@ -865,8 +866,9 @@ class ChangeRepository:
         at = to_db(now)
         return Prepared(
             "INSERT INTO session_changes (session_id, kind, old_starts_at, old_ends_at,"
-            " old_location, old_location_ru, old_location_uz, old_cancelled, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " old_location, old_location_ru, old_location_uz, old_cancelled, created_at,"
+            " cohort_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " (SELECT cohort_id FROM sessions WHERE id = ?))",
             [
                 (
                     session_id,
@@ -888,7 +890,7 @@ class ChangeRepository:
         order."""
         ids = iter(new_ids)
         rows = [row if row[0] is not None else (next(ids), *row[1:]) for row in prepared.rows]
-        await self._db.executemany(prepared.sql, rows)
+        await self._db.executemany(prepared.sql, [(*row, row[0]) for row in rows])
 
     async def pending(
         self, limit: int = 500, *, after: int = 0, upto: int | None = None
@@ -901,17 +903,23 @@ class ChangeRepository:
         )
         return self._db.each(rows, _change)
 
-    async def pending_session_ids(self, after: int, limit: int = 5000) -> tuple[list[int], int]:
-        """(distinct session ids, last change id) of unprocessed changes after `after`: all
-        the rescheduling needs, without reading or converting whole change rows."""
+    async def pending_session_ids(
+        self, after: int, limit: int = 5000
+    ) -> tuple[list[int], set[int], int]:
+        """(distinct session ids, their cohorts, last change id) of unprocessed changes after
+        `after`: all the rescheduling needs, without reading or converting whole change rows."""
         rows = await self._db.fetchall(
-            "SELECT id, session_id FROM session_changes WHERE processed = 0 AND id > ?"
+            "SELECT id, session_id, cohort_id FROM session_changes WHERE processed = 0 AND id > ?"
             " ORDER BY id LIMIT ?",
             (after, limit),
         )
         if not rows:
-            return [], after
-        return list(dict.fromkeys(r["session_id"] for r in rows)), rows[-1]["id"]
+            return [], set(), after
+        return (
+            list(dict.fromkeys(r["session_id"] for r in rows)),
+            {r["cohort_id"] for r in rows},
+            rows[-1]["id"],
+        )
 
     async def last_id(self) -> int:
         row = await self._db.fetchone("SELECT MAX(id) AS m FROM session_changes")
