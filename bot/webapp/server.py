@@ -38,7 +38,7 @@ from bot.services.reminders import LEAD_CHOICES
 from bot.services.spreadsheets import MAX_FILE_BYTES
 from bot.storage.models import Cohort, Role, Session, User
 from bot.webapp import initdata
-from bot.webapp.texts import OUTSIDE_TELEGRAM, strings
+from bot.webapp.texts import OUTSIDE_TELEGRAM, strings, text
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ class WebApp:
         page = _page_template().substitute(
             lang=escape(tr.language),
             title=escape(tr.pgettext("button", "Timetable")),
-            outside=escape(tr(OUTSIDE_TELEGRAM)),
+            outside=escape(text(tr, OUTSIDE_TELEGRAM)),
             telegram=escape(SHIM_SCRIPT if self.settings.webapp_shim else TELEGRAM_SCRIPT),
         )
         return web.Response(text=page, content_type="text/html")
