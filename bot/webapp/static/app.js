@@ -338,17 +338,21 @@
   }
 
   function sessionRow(s, data, body, cohort) {
-    var row = el("div", { class: "row" + (s.cancelled ? " cancelled" : ""), "data-id": String(s.id) });
-    var head = el("div", { class: "head" },
-      el("span", { class: "num" }, "#" + s.id),
-      el("b", { class: "what" }, s.start + "–" + s.end),
-      el("span", { class: "what" }, s.title));
-    var place = el("div", { class: "hint" }, s.location + (s.cancelled && s.reason ? " · " + s.reason : ""));
-    var edit = el("button", { class: "plain", type: "button", "data-edit": String(s.id), onclick: function () {
-      edit.hidden = true;
-      row.appendChild(editor(s, data, body, cohort));
-    } }, "✏️");
-    row.append(el("div", { class: "head" }, head, edit), place);
+    var row = el("div", { class: "row" + (s.cancelled ? " cancelled" : "") + (s.state === "over" ? " over" : ""),
+      "data-id": String(s.id) });
+    var summary = el("div", { class: "summary" },
+      el("div", null,
+        el("span", { class: "num" }, "#" + s.id + " "),
+        el("b", { class: "what" }, s.start + "–" + s.end)),
+      el("div", { class: "what" }, s.title),
+      el("div", { class: "hint" }, s.location + (s.cancelled && s.reason ? " · " + s.reason : "")));
+    var edit = el("button", { class: "plain", type: "button", "data-edit": String(s.id),
+      "aria-label": S.move + " · " + S.room + " · " + (s.cancelled ? S.restore : S.cancel),
+      onclick: function () {
+        edit.hidden = true;
+        row.appendChild(editor(s, data, body, cohort));
+      } }, "✎");
+    row.append(el("div", { class: "line" }, summary, edit));
     return row;
   }
 
@@ -373,7 +377,7 @@
               el("button", { type: "button", id: "confirm", onclick: function () {
                 payload.confirm = true;
                 ask(payload);
-              } }, "✅ " + S.confirm),
+              } }, S.confirm),
               el("button", { class: "plain", type: "button", onclick: function () { result.replaceChildren(); } }, S.discard))
           );
           return;
@@ -474,7 +478,7 @@
             result.replaceChildren(el("div", { class: "preview", id: "import-preview" }, html(d.preview || d.error || S.error)));
             if (d.import) {
               result.appendChild(el("div", { class: "actions" },
-                el("button", { type: "button", id: "import-confirm", onclick: function () { decide(d.import, "confirm"); } }, "✅ " + S.confirm),
+                el("button", { type: "button", id: "import-confirm", onclick: function () { decide(d.import, "confirm"); } }, S.confirm),
                 el("button", { class: "plain", type: "button", onclick: function () { decide(d.import, "discard"); } }, S.discard)));
             }
           });
