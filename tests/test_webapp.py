@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -480,3 +482,21 @@ async def test_without_a_url_there_is_no_mini_app(bot_factory: BotFactory) -> No
     await student.join(await harness.invite_code())
     week = await student.send("/week")
     assert "web_app" not in json.dumps(week.reply_markup or {})
+
+
+async def test_the_playground_prints_signed_addresses_of_its_mini_app(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.playground import run_playground
+
+    script = tmp_path / "script.txt"
+    script.write_text("/week\n:1\n", encoding="utf-8")
+    out = io.StringIO()
+    start = datetime(2026, 9, 16, 8, 0, tzinfo=ZoneInfo("Asia/Almaty"))
+    assert await run_playground(script=str(script), out=out, start=start) == 0
+    transcript = out.getvalue()
+    links = dict(re.findall(r"  (\w+) \(\w+\): (http://127\.0\.0\.1:\d+/\S*)", transcript))
+    assert set(links) == {"Aziza", "Jasur", "Nodir", "Saule", "Alex"}
+    assert "?view=console#" in links["Saule"] and "?view=console" not in links["Aziza"]
+    fragment = dict(parse_qsl(links["Aziza"].split("#", 1)[1]))
+    user = initdata.validate(fragment["tgWebAppData"], TOKEN, start + timedelta(minutes=1))
+    assert user.id == 1001 and user.first_name == "Aziza"
+    assert "[the Mini App opens: http://127.0.0.1:" in transcript
