@@ -192,8 +192,11 @@ class WebApp:
             raise Refused(401, tr(_EXPIRED if expired else _NOT_SIGNED)) from exc
         loaded = await services.storage.users.load(web_user.id)
         if loaded is None:
+            # Unknown to the bot: no group, no role; a coordinator named in BOT_COORDINATORS
+            # is one before their first message, as in chat.
             tr = services.catalogs.get(choose_language(None, web_user.language_code))
-            return Caller(None, None, Actor.of(None, {}, frozenset()), tr)
+            actor = Actor(web_user.id, web_user.id in self.settings.coordinators)
+            return Caller(None, None, actor, tr)
         services.itinerary.plans.observe(loaded.feed_position)
         user = loaded.user
         actor = Actor.of(
@@ -250,6 +253,14 @@ class WebApp:
         if not allowed(caller.actor, permission, cohort.id):
             raise self._refuse(caller)  # a session of their own group they may only read
         return session, cohort
+
+    async def _all_sessions(self, cohort: Cohort) -> list[Session]:
+        """A cohort's whole itinerary, from the plan cache while the change feed stands still
+        (sign-in tells the cache where the feed stands, as `load_user` does for chat)."""
+        storage = self.services.storage
+        return await self.services.itinerary.plans.get(
+            ("webapp:all", cohort.id), lambda: storage.sessions.for_cohort(cohort.id)
+        )
 
     @staticmethod
     async def _body(request: web.Request) -> dict[str, Any]:
@@ -311,9 +322,13 @@ class WebApp:
             (cohort.id, start, end),
             lambda: self.services.storage.sessions.starting_between(cohort.id, start, end),
         )
-        current, upcoming = await itinerary.next_session(cohort)
+        # "now" and "next" over the whole programme (the next session may lie in a later
+        # week), as /next finds them, from the cached itinerary.
         now = self.services.clock.now()
         marks = {}
+        running = [s for s in await self._all_sessions(cohort) if not s.cancelled]
+        upcoming = next((s for s in running if s.starts_at > now), None)
+        current = next((s for s in running if s.starts_at <= now < s.ends_at), None)
         if upcoming is not None:
             marks[upcoming.id] = "next"
         if current is not None:
@@ -427,7 +442,7 @@ class WebApp:
         user = caller.user
         assert user is not None
         services = self.services
-        sessions = await services.storage.sessions.for_cohort(cohort.id)
+        sessions = await self._all_sessions(cohort)
         leads = services.reminders.leads_of(user) if user.reminders_on else ()
         data = build_calendar(cohort, sessions, caller.tr, leads, services.clock.now())
         filename = re.sub(r"[^A-Za-z0-9_-]+", "-", cohort.code) + ".ics"
@@ -526,13 +541,16 @@ class WebApp:
         tr = caller.tr
         now = self.services.clock.now()
         rows = []
-        for s in await self.services.storage.sessions.for_cohort(cohort.id):
-            local = s.starts_at.astimezone(cohort.tz)
+        headings: dict[date, str] = {}
+        for s in await self._all_sessions(cohort):
+            day = s.starts_at.astimezone(cohort.tz).date()
+            if day not in headings:
+                headings[day] = day_heading(day, tr)
             rows.append(
                 self._session_item(s, cohort, tr, "over" if s.ends_at <= now else "")
                 | {
-                    "date": local.date().isoformat(),
-                    "day": day_heading(local.date(), tr),
+                    "date": day.isoformat(),
+                    "day": headings[day],
                     "revision": s.revision,
                     "location": str(s.location),
                     "reason": s.cancel_reason,
