@@ -87,6 +87,12 @@ async def test_a_student_sees_today_and_cannot_reach_the_console(
     harness = mini.harness
     student = harness.user(5100, "en", name="Aziza")
     await student.join(await harness.invite_code())
+    cohort = await harness.storage.cohorts.by_code("TPI-2026")
+    microscope = next(
+        s for s in await harness.storage.sessions.for_cohort(cohort.id)
+        if s.external_id == "TPI-2026-S06"
+    )  # fmt: skip
+    await harness.services.admin.cancel(COORDINATOR_ID, microscope, "Teacher ill")
     page, errors = await phone_page(browser)
 
     await page.goto(mini.page_url(5100, theme=LIGHT))
@@ -100,10 +106,25 @@ async def test_a_student_sees_today_and_cannot_reach_the_console(
     assert await sessions.count() == 3
     assert "now" in await sessions.nth(0).inner_text()
     assert "next" in await sessions.nth(1).inner_text()
+    assert "Cancelled" in await sessions.nth(2).inner_text()
+    struck = (
+        await sessions.nth(2)
+        .locator(".title")
+        .evaluate("node => getComputedStyle(node).textDecorationLine")
+    )
+    assert struck == "line-through"
     assert await page.locator(".day.today").count() == 1
     assert await no_horizontal_scroll(page)
     await page.wait_for_selector("#reminders")
     await page.screenshot(path=ARTIFACTS / "student-week-light.png")
+
+    # The arrows move between weeks, within the programme.
+    await page.click("#later")
+    await page.wait_for_selector("#week-label >> text=21 Sep 2026 – 27 Sep 2026")
+    assert await page.locator("#today").count() == 0
+    await page.click("#earlier")
+    await page.wait_for_selector("#today .session")
+    assert await page.is_disabled("#earlier")
 
     # A session's details, then back; the reminders card saves.
     await sessions.nth(1).click()

@@ -48,7 +48,6 @@ TEXTS: dict[str, tuple[str | None, str]] = {
     "download": pgettext("button", "Download"),
     "timetable_tab": pgettext("button", "Timetable"),
     "console_tab": pgettext("button", "Console"),
-    "groups": N_("Groups"),
     "sessions": N_("Sessions"),
     "roster": N_("Members"),
     "announcements": N_("Announcements"),
@@ -58,10 +57,8 @@ TEXTS: dict[str, tuple[str | None, str]] = {
     "room": pgettext("button", "Place"),
     "cancel": pgettext("button", "Cancel"),
     "restore": pgettext("button", "Restore"),
-    "preview": pgettext("button", "Preview"),
     "confirm": pgettext("button", "Confirm"),
     "discard": pgettext("button", "Discard"),
-    "close": pgettext("button", "Close"),
     "date": N_("Date"),
     "time": N_("Time"),
     "reason": N_("Reason (optional)"),
@@ -77,7 +74,6 @@ TEXTS: dict[str, tuple[str | None, str]] = {
     "upload": pgettext("button", "Upload"),
     "not_allowed": N_("Sorry, you are not allowed to do that."),
     "error": N_("Something went wrong. Please try again."),
-    "expired": N_("Your sign-in has expired: close the Mini App and open it again."),
     "no_group": N_(
         "You have not joined a group yet. Open the invite link that your coordinator or "
         "supervisor shared with you, then open this page again."
