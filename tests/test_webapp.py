@@ -500,3 +500,18 @@ async def test_the_playground_prints_signed_addresses_of_its_mini_app(tmp_path) 
     user = initdata.validate(fragment["tgWebAppData"], TOKEN, start + timedelta(minutes=1))
     assert user.id == 1001 and user.first_name == "Aziza"
     assert "[the Mini App opens: http://127.0.0.1:" in transcript
+
+
+async def test_an_unexpected_error_answers_in_json_and_logs_no_init_data(
+    mini: MiniApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(self, request, caller):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(type(mini.server), "reminders", broken)
+    init = mini.init_data(IDS["student_own"], "ru")
+    status, answer = await mini.call("GET", "api/reminders", None, init_data=init)
+    assert status == 500 and answer["error"] == "Something went wrong. Please try again."
+    logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
+    assert "disk on fire" in logged and "api/reminders" in logged
+    assert init not in logged and dict(parse_qsl(init))["hash"] not in logged

@@ -93,6 +93,12 @@ async def test_a_student_sees_today_and_cannot_reach_the_console(
         if s.external_id == "TPI-2026-S06"
     )  # fmt: skip
     await harness.services.admin.cancel(COORDINATOR_ID, microscope, "Teacher ill")
+    safety = next(
+        s for s in await harness.storage.sessions.for_cohort(cohort.id)
+        if s.external_id == "TPI-2026-S04"
+    )  # fmt: skip
+    hostile = "<img src=x onerror=alert(1)> Hall <b>2</b>"
+    await harness.services.admin.room(COORDINATOR_ID, safety, hostile)
     page, errors = await phone_page(browser)
 
     await page.goto(mini.page_url(5100, theme=LIGHT))
@@ -105,6 +111,8 @@ async def test_a_student_sees_today_and_cannot_reach_the_console(
     sessions = today.locator(".session")
     assert await sessions.count() == 3
     assert "now" in await sessions.nth(0).inner_text()
+    assert hostile in await sessions.nth(0).inner_text()  # shown as text, never as markup
+    assert await page.locator("main img, main b").count() == 0
     assert "next" in await sessions.nth(1).inner_text()
     assert "Cancelled" in await sessions.nth(2).inner_text()
     struck = (

@@ -166,16 +166,25 @@ class WebApp:
             if exc.status >= 400 and request.path.startswith("/api/"):
                 return _json({"error": exc.reason}, exc.status)
             raise
+        except Exception:
+            # Logged with the path only: the request's headers carry the user's initData.
+            log.exception("Mini App: %s %s failed", request.method, request.path)
+            tr = self.services.catalogs.get(_language_of(request))
+            return _json({"error": tr(_SOMETHING_WRONG)}, 500)
         response.headers.setdefault("Content-Security-Policy", CSP)
         for key, value in HEADERS.items():
             response.headers.setdefault(key, value)
         return response
 
     def _api(self, method: Callable[[web.Request, Caller], Awaitable[Any]]) -> Handler:
+        """Signs the caller in, then runs `method` (looked up at each call, so a test can
+        replace it); a refusal becomes a JSON answer with its status."""
+        name = method.__name__
+
         async def handle(request: web.Request) -> web.StreamResponse:
             try:
                 caller = await self._sign_in(request)
-                result = await method(request, caller)
+                result = await getattr(self, name)(request, caller)
             except Refused as refused:
                 return _json({"error": refused.message}, refused.status)
             return result if isinstance(result, web.StreamResponse) else _json(result)
@@ -763,6 +772,7 @@ class WebApp:
         }
 
 
+_SOMETHING_WRONG = N_("Something went wrong. Please try again.")
 _NOT_SIGNED = N_("Open this page from the bot in Telegram: the sign-in is missing or not valid.")
 _EXPIRED = N_("Your sign-in has expired: close the Mini App and open it again.")
 
