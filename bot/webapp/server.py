@@ -74,7 +74,8 @@ class Caller:
 
 
 class Refused(Exception):
-    """Answered as JSON with this status and message; nothing was changed."""
+    """Answered as JSON with this status and message (plain text: the page shows it as
+    text); nothing was changed."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -237,9 +238,7 @@ class WebApp:
             if caller.actor.is_coordinator:
                 raise Refused(
                     404,
-                    caller.tr("There is no group with the code {code}.").format(
-                        code=escape(code[:40])
-                    ),
+                    caller.tr("There is no group with the code {code}.").format(code=code[:40]),
                 )
             raise self._refuse(caller)
         if not allowed(caller.actor, permission, cohort.id):
@@ -253,14 +252,14 @@ class WebApp:
         the same answer as for a number that does not exist: nothing is revealed."""
         raw = request.match_info["id"]
         storage = self.services.storage
-        session = await storage.sessions.get(int(raw)) if is_number(raw[:12]) else None
+        session = await storage.sessions.get(int(raw)) if _an_id(raw) else None
         cohort = await storage.cohorts.get(session.cohort_id) if session else None
         if (
             session is None
             or cohort is None
             or not (allowed(caller.actor, Permission.READ_ITINERARY, cohort.id))
         ):
-            raise Refused(404, caller.tr("There is no session #{id}.").format(id=escape(raw[:12])))
+            raise Refused(404, caller.tr("There is no session #{id}.").format(id=raw[:12]))
         if not allowed(caller.actor, permission, cohort.id):
             raise self._refuse(caller)  # a session of their own group they may only read
         return session, cohort
@@ -664,14 +663,14 @@ class WebApp:
                 + tr(
                     "“{value}” is not a date I can use: write it as YYYY-MM-DD, with a year "
                     "from 2000 to 2099."
-                ).format(value=escape(raw_day[:20])),
+                ).format(value=raw_day[:20]),
             )
         if at is None:
             raise Refused(
                 400,
                 "⚠️ "
                 + tr("“{value}” is not a time: write it as HH:MM, from 00:00 to 23:59.").format(
-                    value=escape(raw_time[:20])
+                    value=raw_time[:20]
                 ),
             )
         return datetime.combine(day, at, tzinfo=cohort.tz)
@@ -754,7 +753,7 @@ class WebApp:
             raise self._refuse(caller)
         raw = request.match_info["id"]
         body = await self._body(request)
-        if not is_number(raw[:12]) or body.get("action") not in ("confirm", "discard"):
+        if not _an_id(raw) or body.get("action") not in ("confirm", "discard"):
             raise Refused(400, tr("This button is out of date."))
         services = self.services
         upload = await services.storage.pending_imports.take(int(raw), caller.actor.user_id)
@@ -775,6 +774,11 @@ class WebApp:
 _SOMETHING_WRONG = N_("Something went wrong. Please try again.")
 _NOT_SIGNED = N_("Open this page from the bot in Telegram: the sign-in is missing or not valid.")
 _EXPIRED = N_("Your sign-in has expired: close the Mini App and open it again.")
+
+
+def _an_id(raw: str) -> bool:
+    """A row id as an address may carry it: digits that SQLite can hold."""
+    return len(raw) <= 12 and is_number(raw)
 
 
 @cache

@@ -463,7 +463,7 @@
     function decide(id, action) {
       api("api/import/" + id, { json: { action: action } }).then(function (r) {
         var d = r.data || {};
-        result.replaceChildren(el("div", { class: "preview" }, html(d.done || d.preview || d.error || S.error)));
+        result.replaceChildren(el("div", { class: "preview" }, d.error ? d.error : html(d.done || d.preview || "")));
       });
     }
     body.replaceChildren(el("div", { class: "card", id: "import" },
@@ -475,7 +475,8 @@
           form.append("file", file.files[0]);
           api("api/import", { form: form }).then(function (r) {
             var d = r.data || {};
-            result.replaceChildren(el("div", { class: "preview", id: "import-preview" }, html(d.preview || d.error || S.error)));
+            result.replaceChildren(el("div", { class: "preview", id: "import-preview" },
+              d.preview ? html(d.preview) : (d.error || S.error)));
             if (d.import) {
               result.appendChild(el("div", { class: "actions" },
                 el("button", { type: "button", id: "import-confirm", onclick: function () { decide(d.import, "confirm"); } }, S.confirm),
