@@ -516,3 +516,29 @@ async def test_an_unexpected_error_answers_in_json_and_logs_no_init_data(
     logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
     assert "disk on fire" in logged and "api/reminders" in logged
     assert init not in logged and dict(parse_qsl(init))["hash"] not in logged
+
+
+async def test_the_emulator_checks_menu_buttons_and_web_app_addresses(emulator) -> None:  # type: ignore[no-untyped-def]
+    url = f"{emulator.base_url}{emulator.token}/"
+    good = {"type": "web_app", "text": "Timetable", "web_app": {"url": "https://x.org/app"}}
+    async with aiohttp.ClientSession() as http:
+
+        async def call(method: str, payload: dict) -> int:  # type: ignore[type-arg]
+            async with http.post(url + method, json=payload) as response:
+                return response.status
+
+        assert await call("setChatMenuButton", {"menu_button": good}) == 200
+        assert emulator.menu_buttons[None] == good
+        for bad in (
+            {"type": "web_app", "text": "T", "web_app": {"url": "http://x.org/app"}},
+            {"type": "web_app", "text": "", "web_app": {"url": "https://x.org/app"}},
+            {"type": "web_app", "text": "T"},
+            {"type": "nonsense"},
+        ):
+            assert await call("setChatMenuButton", {"menu_button": bad}) == 400, bad
+        assert await call("setChatMenuButton", {"chat_id": 777, "menu_button": good}) == 400
+        emulator.add_user(777, "Someone")
+        markup = {"inline_keyboard": [[{"text": "Open", "web_app": {"url": "ftp://x.org"}}]]}
+        assert (
+            await call("sendMessage", {"chat_id": 777, "text": "x", "reply_markup": markup}) == 400
+        )
