@@ -113,7 +113,7 @@ def build_application(
         await services.broadcasts.resume()
         services.presence.start()
         if settings.webapp_url:
-            webapp = WebApp(services)
+            webapp = WebApp(services, app.bot)
             await webapp.start()
             app.bot_data[WEBAPP_KEY] = webapp
             await set_menu_button(app.bot, settings.webapp_url, catalogs)

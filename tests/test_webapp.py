@@ -118,6 +118,7 @@ MATRIX: list[tuple[str, str, object, set[str]]] = [
     ("GET", "api/reminders", None, MEMBERS),
     ("POST", "api/reminders", {"on": True, "digest": True, "leads": [30]}, MEMBERS),
     ("GET", "api/calendar", None, MEMBERS),
+    ("POST", "api/calendar", {}, MEMBERS),
     ("GET", "api/cohorts", None, {"coordinator", "supervisor_own", "supervisor_other"}),
     ("GET", "api/cohorts/TPI-2026/roster", None, {"coordinator", "supervisor_own"}),
     ("GET", "api/cohorts/TPI-2026/announcements", None, {"coordinator", "supervisor_own"}),
@@ -449,7 +450,14 @@ async def test_staff_views_and_reminders_and_calendar(mini: MiniApp) -> None:
     assert sorted(user.reminder_leads) == [15, 60] and not user.digest_on
     status, ics = await mini.get("api/calendar", student)
     assert status == 200 and ics.startswith(b"BEGIN:VCALENDAR")
-    assert b"TRIGGER:-PT15M" in ics or b"TRIGGER:-PT1H" in ics
+    assert b"TRIGGER:-PT15M" in ics and b"TRIGGER:-PT1H" in ics
+    # Or sent into the chat, as /calendar sends it.
+    start = len(harness.emulator.sent)
+    status, answer = await mini.post("api/calendar", student, {})
+    assert status == 200 and answer["message"] == "Sent to your chat with the bot."
+    sent = await harness.emulator.wait_for_message(student, after=start)
+    assert sent.method == "sendDocument" and sent.document.startswith(b"BEGIN:VCALENDAR")
+    assert sent.filename == "TPI-2026.ics"
 
 
 async def test_page_menu_button_and_week_button(mini: MiniApp, bot_factory: BotFactory) -> None:

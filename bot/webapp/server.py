@@ -9,6 +9,7 @@ entries. No SQL here; nothing a user wrote reaches the page unescaped.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -22,6 +23,8 @@ from string import Template
 from typing import Any
 
 from aiohttp import web
+from telegram import Bot, InputFile
+from telegram.error import TelegramError
 
 from bot.formatting import day_heading, hhmm, local_date, local_moment
 from bot.handlers.common import role_name
@@ -101,8 +104,9 @@ def _language_of(request: web.Request) -> str:
 class WebApp:
     """The aiohttp application and its runner; `start` and `stop` follow the bot's life."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, bot: Bot) -> None:
         self.services = services
+        self.bot = bot
         self.settings = services.settings
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -123,6 +127,7 @@ class WebApp:
         r.add_get("/api/reminders", self._api(self.reminders))
         r.add_post("/api/reminders", self._api(self.set_reminders))
         r.add_get("/api/calendar", self._api(self.calendar))
+        r.add_post("/api/calendar", self._api(self.send_calendar))
         r.add_get("/api/cohorts", self._api(self.cohorts))
         r.add_get("/api/cohorts/{code}/roster", self._api(self.roster))
         r.add_get("/api/cohorts/{code}/announcements", self._api(self.announcements))
@@ -447,7 +452,8 @@ class WebApp:
         assert updated is not None
         return self._reminder_state(updated) | {"message": caller.tr("Saved.")}
 
-    async def calendar(self, request: web.Request, caller: Caller) -> web.Response:
+    async def _calendar_file(self, caller: Caller) -> tuple[str, bytes]:
+        """The file /calendar sends: the whole programme, with the caller's reminders."""
         cohort = self._own_cohort(caller)
         user = caller.user
         assert user is not None
@@ -455,12 +461,36 @@ class WebApp:
         sessions = await self._all_sessions(cohort)
         leads = services.reminders.leads_of(user) if user.reminders_on else ()
         data = build_calendar(cohort, sessions, caller.tr, leads, services.clock.now())
-        filename = re.sub(r"[^A-Za-z0-9_-]+", "-", cohort.code) + ".ics"
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", cohort.code) + ".ics", data
+
+    async def calendar(self, request: web.Request, caller: Caller) -> web.Response:
+        filename, data = await self._calendar_file(caller)
         return web.Response(
             body=data,
             content_type="text/calendar",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
+
+    async def send_calendar(self, request: web.Request, caller: Caller) -> dict[str, Any]:
+        """The same file sent into the chat, as /calendar does: a phone's webview may not
+        save a download, while a file in the chat opens in the calendar app."""
+        filename, data = await self._calendar_file(caller)
+        assert caller.user is not None
+        tr = caller.tr
+        try:
+            await self.bot.send_document(
+                caller.user.telegram_id,
+                InputFile(io.BytesIO(data), filename=filename),
+                caption=tr(
+                    "Your programme as a calendar file: open it to add every session to your "
+                    "phone's calendar, with reminders. Send /calendar again after changes: "
+                    "events update in place."
+                ),
+            )
+        except TelegramError as exc:
+            log.warning("Mini App: could not send the calendar file: %s", exc)
+            raise Refused(502, tr(_SOMETHING_WRONG)) from exc
+        return {"message": tr("Sent to your chat with the bot.")}
 
     # -- staff --------------------------------------------------------------------------------
 

@@ -42,10 +42,11 @@ TEXTS: dict[str, tuple[str | None, str]] = {
     "saved": N_("Saved."),
     "calendar": N_("Calendar file"),
     "calendar_hint": N_(
-        "The whole programme for your phone's calendar, with reminders. Download it again "
-        "after changes: events update in place."
+        "The whole programme for your phone's calendar, with reminders. Get it again after "
+        "changes: events update in place."
     ),
     "download": pgettext("button", "Download"),
+    "send_to_chat": pgettext("button", "Send to the chat"),
     "timetable_tab": pgettext("button", "Timetable"),
     "console_tab": pgettext("button", "Console"),
     "sessions": N_("Sessions"),

@@ -267,7 +267,13 @@
           link.click();
           link.remove();
         });
-      } }, S.download)
+      } }, S.download),
+      " ",
+      el("button", { class: "plain", type: "button", id: "send-calendar", onclick: function () {
+        api("api/calendar", { method: "POST", json: {} }).then(function (result) {
+          toast((result.data && (result.data.message || result.data.error)) || S.error);
+        });
+      } }, S.send_to_chat)
     );
   }
 
