@@ -11,7 +11,7 @@ MO := $(PO:.po=.mo)
 TEST_WORKERS ?= 4
 BABEL_KEYWORDS := -k tr -k N_ -k ngettext:1,2 -k pgettext:1c,2
 
-.PHONY: run test lint format catalogs extract bench clean
+.PHONY: run test lint format catalogs extract bench clean browser
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,20 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix bot tests bench
 	$(VENV)/bin/ruff format bot tests bench
 
-test: $(STAMP) catalogs lint
+# The Mini App's browser tests drive Debian's chromium through Playwright (whose own browser
+# download cannot work here). Installed when missing and we are root (~1 min); otherwise those
+# tests are skipped and say why.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || \
+		echo "could not install chromium: the browser tests will be skipped"; \
+	fi
+
+test: $(STAMP) catalogs lint browser
 	@# Byte-compiled once: the tests start the bot in ~40 subprocesses (PYTHONDONTWRITEBYTECODE
 	@# would have each compile every module again).
 	$(PY) -m compileall -q bot bench

@@ -50,6 +50,8 @@ from bot.ratelimit import PriorityRateLimiter
 from bot.services import Services
 from bot.services.broadcasts import ACK_ACTION
 from bot.storage import Database, Storage
+from bot.webapp import WEBAPP_KEY, set_menu_button
+from bot.webapp.server import WebApp
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,11 @@ def build_application(
         log.info("scheduled %d reminder and digest jobs", jobs)
         await services.broadcasts.resume()
         services.presence.start()
+        if settings.webapp_url:
+            webapp = WebApp(services, app.bot)
+            await webapp.start()
+            app.bot_data[WEBAPP_KEY] = webapp
+            await set_menu_button(app.bot, settings.webapp_url, catalogs)
         log.info("bot @%s ready, database %s", app.bot.username, settings.database)
 
     async def post_stop(app: Application) -> None:
@@ -121,6 +128,9 @@ def build_application(
             await services.presence.stop()
 
     async def post_shutdown(app: Application) -> None:
+        webapp: WebApp | None = app.bot_data.pop(WEBAPP_KEY, None)
+        if webapp is not None:
+            await webapp.stop()
         services: Services | None = app.bot_data.pop(SERVICES_KEY, None)
         if services is not None:
             await services.broadcasts.stop()

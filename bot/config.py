@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from bot.parsing import is_number
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 DEFAULT_DATABASE = "data/mobility.sqlite3"
+DEFAULT_WEBAPP_LISTEN = ("127.0.0.1", 8080)
 
 
 class ConfigError(ValueError):
@@ -32,6 +34,12 @@ class Settings:
     # Per-user throttle: a burst of this many updates, refilled over this many seconds.
     throttle_burst: int = 15
     throttle_seconds: float = 10.0
+    # The Mini App: its public HTTPS address (served only when set) and where the bot listens
+    # for it behind the reverse proxy. `webapp_shim` serves a local stand-in for Telegram's
+    # telegram-web-app.js (tests and the playground run without network).
+    webapp_url: str = ""
+    webapp_listen: tuple[str, int] = DEFAULT_WEBAPP_LISTEN
+    webapp_shim: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +53,8 @@ class Settings:
             reminder_minutes=parse_minutes(env.get("BOT_REMINDER_MINUTES", "")),
             webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
             messages_per_second=parse_rate(env.get("BOT_MAX_MESSAGES_PER_SECOND", "")),
+            webapp_url=parse_webapp_url(env.get("BOT_WEBAPP_URL", "")),
+            webapp_listen=parse_listen(env.get("BOT_WEBAPP_LISTEN", "")),
         )
 
 
@@ -89,3 +99,32 @@ def parse_rate(raw: str) -> float:
             f"BOT_MAX_MESSAGES_PER_SECOND must be a number from 0 (no limit) to 1000, got {raw!r}"
         )
     return value
+
+
+_LOOPBACK_URL = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/.*)?$")
+
+
+def parse_webapp_url(raw: str) -> str:
+    """Telegram opens Mini Apps over HTTPS only; plain HTTP is accepted on loopback (a local
+    try-out in a browser)."""
+    url = raw.strip()
+    if not url:
+        return ""
+    if not (url.startswith("https://") and len(url) > len("https://")) and not (
+        _LOOPBACK_URL.match(url)
+    ):
+        raise ConfigError(f"BOT_WEBAPP_URL must be the Mini App's https:// address, got {url!r}")
+    return url
+
+
+def parse_listen(raw: str) -> tuple[str, int]:
+    text = raw.strip()
+    if not text:
+        return DEFAULT_WEBAPP_LISTEN
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not is_number(port) or not 0 <= int(port) <= 65535:
+        raise ConfigError(
+            f"BOT_WEBAPP_LISTEN must be HOST:PORT, e.g. 127.0.0.1:8080, got {text!r}"
+        )
+    return host, int(port)

@@ -16,6 +16,7 @@ import io
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from bot.app import build_application, start_polling, stop_polling
@@ -37,6 +39,7 @@ from bot.services.importer import Importer
 from bot.services.invites import InviteService
 from bot.storage import Database, Storage
 from bot.storage.models import Role
+from bot.webapp.initdata import sign as sign_init_data
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = ROOT / "data"
@@ -79,6 +82,7 @@ HELP = """Playground commands (everything else is sent to the bot as the current
                       move the clock forward: reminders, the 20:00 plan, notices fall due
   :upload FILE [caption]   send a file as the persona, e.g. :upload data/sessions.csv /import
   :wait N             stay idle for N seconds (in a script)
+  :webapp             the Mini App's local addresses, signed for each persona (open in a browser)
   a line ending in \\  goes on on the next line; or :multi, the lines, then :end
   :help               this help        :quit   leave (Ctrl-D, Ctrl-C)
 Messages arrive as they are sent, also while you are idle; [to Name] marks another persona's.
@@ -239,6 +243,8 @@ class Playground:
         self._busy = asyncio.Lock()
         self._multi: list[str] | None = None
         self._continued: list[str] = []
+        self.mini_app: str | None = None  # the Mini App's local address, when served
+        self.languages = {p.user_id: "en" for p in PERSONAS.values()}  # Telegram app languages
         for p in PERSONAS.values():
             emulator.add_user(p.user_id, p.first_name, last_name=p.last_name, language_code="en")
 
@@ -364,6 +370,7 @@ class Playground:
             await self.switch(PERSONAS[command])
         elif command == "lang" and arg in ("uz", "ru", "en"):
             self.emu.set_language(self.persona.user_id, arg)
+            self.languages[self.persona.user_id] = arg
             self.print(f"[{self.persona.first_name}'s Telegram app language is now {arg}]")
         elif command == "clock":
             await self.move_clock(arg)
@@ -371,6 +378,8 @@ class Playground:
             await self.upload(arg)
         elif command == "wait":
             await self.wait(arg)
+        elif command == "webapp":
+            self.print_mini_app()
         elif command.isdigit():
             await self.press(int(command))
         else:
@@ -413,9 +422,39 @@ class Playground:
             return
         label, data = buttons[number - 1]
         self.print(f"{self.persona.label} presses [{label}]")
+        rows = (message.reply_markup or {}).get("inline_keyboard") or []
+        if self.mini_app and "web_app" in [b for row in rows for b in row][number - 1]:
+            # A web_app button: Telegram would open the page, signed in as this persona.
+            self.print(f"[the Mini App opens: {self.mini_app_link(self.persona)}]")
+            return
         await self._exchange(
             lambda: self.emu.press_button(self.persona.user_id, message.message_id, data)
         )
+
+    # -- the Mini App ------------------------------------------------------------------------
+
+    def mini_app_link(self, persona: Persona, view: str = "") -> str:
+        """The page as Telegram would open it for `persona`: initData signed with the
+        emulator's token, valid for 24 hours of the playground's clock."""
+        assert self.mini_app is not None
+        user = {
+            "id": persona.user_id,
+            "first_name": persona.first_name,
+            "last_name": persona.last_name,
+            "language_code": self.languages[persona.user_id],
+        }
+        signed = sign_init_data(user, self.emu.token, self.clock.now())
+        query = f"?view={view}" if view else ""
+        return f"{self.mini_app}{query}#tgWebAppData={quote(signed, safe='')}"
+
+    def print_mini_app(self) -> None:
+        if not self.mini_app:
+            self.print("[the Mini App is not served in this playground]")
+            return
+        self.print("[the Mini App, signed in as each persona; open an address in a browser]")
+        for persona in PERSONAS.values():
+            view = "console" if persona.role in (Role.SUPERVISOR, Role.COORDINATOR) else ""
+            self.print(f"  {persona.label}: {self.mini_app_link(persona, view)}")
 
     # -- time and files ----------------------------------------------------------------------
 
@@ -511,12 +550,17 @@ async def run_playground(
             if start is not None:
                 clock.set(start)
             demo = await prepare_database(database, scratch, clock)
+            # The Mini App on loopback, with a local stand-in for Telegram's script.
+            port = free_port()
             settings = Settings(
                 token=emulator.token,
                 base_url=emulator.base_url,
                 base_file_url=emulator.base_file_url,
                 database=database,
                 coordinators=frozenset({PERSONAS["coordinator"].user_id}),
+                webapp_url=f"http://127.0.0.1:{port}/",
+                webapp_listen=("127.0.0.1", port),
+                webapp_shim=True,
             )
             app = build_application(settings, clock=clock)
             await start_polling(app, poll_timeout=5)
@@ -524,8 +568,10 @@ async def run_playground(
             try:
                 scheduler = app.bot_data[SERVICES_KEY].scheduler
                 playground = Playground(emulator, out, demo, clock, scheduler)
+                playground.mini_app = settings.webapp_url
                 for persona in PERSONAS.values():
                     emulator.set_language(persona.user_id, language)
+                    playground.languages[persona.user_id] = language
                 playground.print(
                     f"Mobility Bot playground: the demo programme runs {demo.arrives:%a %Y-%m-%d}"
                     f" to {demo.departs:%a %Y-%m-%d} (moved by whole weeks, so weekdays are"
@@ -533,6 +579,7 @@ async def run_playground(
                 )
                 await playground.join(PERSONAS["supervisor"])
                 await playground.join(PERSONAS["student"])
+                playground.print_mini_app()
                 watcher = asyncio.create_task(playground.watch())
                 await _loop(playground, script)
             finally:
@@ -542,6 +589,12 @@ async def run_playground(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 async def _loop(playground: Playground, script: str | None) -> None:

@@ -85,6 +85,36 @@ def _validate_inline_button(button: Any) -> None:
         url = button["url"]
         if not isinstance(url, str) or not url.lower().startswith(_URL_SCHEMES):
             raise bad_request(f"inline keyboard button URL {url!r} is invalid: Wrong HTTP URL")
+    if "web_app" in button:
+        validate_web_app(button["web_app"])
+
+
+# Telegram opens Mini Apps over HTTPS only; its test environment also takes plain HTTP, as the
+# emulator does for loopback addresses (tests and the playground).
+_WEB_APP_URL = re.compile(r"^(https://[^\s/]+|http://(127\.0\.0\.1|localhost)(:\d+)?)(/\S*)?$")
+
+
+def validate_web_app(web_app: Any) -> None:
+    if not isinstance(web_app, dict) or not isinstance(web_app.get("url"), str):
+        raise bad_request("can't parse WebAppInfo: Object expected")
+    if not _WEB_APP_URL.match(web_app["url"]):
+        raise bad_request("BUTTON_URL_INVALID")
+
+
+def validate_menu_button(button: Any) -> dict[str, Any]:
+    """setChatMenuButton: commands, default, or a web_app with a text and an HTTPS address."""
+    if not isinstance(button, dict) or button.get("type") not in (
+        "commands",
+        "default",
+        "web_app",
+    ):
+        raise bad_request("can't parse menu button: unsupported type")
+    if button["type"] == "web_app":
+        text = button.get("text")
+        if not isinstance(text, str) or not 1 <= len(text) <= 64:
+            raise bad_request("can't parse menu button: text is empty or too long")
+        validate_web_app(button.get("web_app"))
+    return button
 
 
 def validate_commands(commands: Any) -> list[dict[str, str]]:

@@ -44,6 +44,7 @@ from bot.emulator.checks import (
     COMMAND_SCOPE_TYPES,
     validate_commands,
     validate_language_code,
+    validate_menu_button,
     validate_reply_markup,
 )
 from bot.emulator.formatting import (
@@ -237,6 +238,8 @@ class BotApiEmulator:
         self.before_request: Callable[[str, dict[str, Any]], bool] | None = None
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
+        # setChatMenuButton: chat id (None: the default for every private chat) -> the button.
+        self.menu_buttons: dict[int | None, JSONDict] = {}
 
         # World state.
         self._users: dict[int, JSONDict] = {}
@@ -773,7 +776,8 @@ class BotApiEmulator:
             "setMyDescription": self._return_true,
             "setMyShortDescription": self._return_true,
             "setMyName": self._return_true,
-            "setChatMenuButton": self._return_true,
+            "setChatMenuButton": self._set_chat_menu_button,
+            "getChatMenuButton": self._get_chat_menu_button,
         }
 
     # ---------------------------------------------------------------- methods: bot and updates
@@ -1157,6 +1161,22 @@ class BotApiEmulator:
             }
         )
         return True
+
+    # ------------------------------------------------------------- methods: the menu button
+
+    async def _set_chat_menu_button(self, params: Params) -> bool:
+        chat_id = params.get("chat_id")
+        if chat_id is not None:
+            chat_id = self._known_chat(params)
+        button = params.get("menu_button") or {"type": "default"}
+        self.menu_buttons[chat_id] = validate_menu_button(button)
+        return True
+
+    async def _get_chat_menu_button(self, params: Params) -> JSONDict:
+        chat_id = self._known_chat(params) if params.get("chat_id") is not None else None
+        return (
+            self.menu_buttons.get(chat_id) or self.menu_buttons.get(None) or {"type": "commands"}
+        )
 
     # ------------------------------------------------------------- methods: commands and files
 

@@ -121,10 +121,17 @@ async def edit_markup(query: CallbackQuery, markup: InlineKeyboardMarkup | None)
             raise
 
 
-async def reply_long(update: Update, parts: list[str], separator: str = "\n") -> None:
-    """Several messages when needed: Telegram refuses texts over 4,096 UTF-16 units."""
-    for chunk in split_message(parts, separator):
-        await reply(update, chunk)
+async def reply_long(
+    update: Update,
+    parts: list[str],
+    separator: str = "\n",
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Several messages when needed: Telegram refuses texts over 4,096 UTF-16 units. The
+    buttons go under the last."""
+    chunks = split_message(parts, separator)
+    for i, chunk in enumerate(chunks):
+        await reply(update, chunk, markup if i == len(chunks) - 1 else None)
 
 
 async def pressed(update: Update, context: BotContext) -> CallbackData | None:

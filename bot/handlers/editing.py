@@ -202,6 +202,11 @@ def _refusal(refused: ChangeRefused, session: Session, cohort: Cohort, tr: Trans
             arrives=local_date(cohort.arrives, tr),
             departs=local_date(cohort.departs, tr),
         )
+    elif refused.reason is Refusal.STALE:
+        text = tr(
+            "Not saved: session #{id} was changed a moment ago by someone else. Check it with "
+            "/sessions and send the command again if it still applies."
+        ).format(id=session.id)
     elif refused.reason is Refusal.CANCELLED:
         text = tr(
             "Not moved: session #{id} is cancelled. Restore it first with /restore {id}, "
@@ -229,7 +234,11 @@ async def cancel_session(update: Update, context: BotContext) -> None:
     message = update.effective_message.text if update.effective_message else ""
     parts = (message or "").split(None, 2)
     reason = parts[2].strip() if len(parts) > 2 else ""
-    updated = await context.services.admin.cancel(context.actor.user_id, session, reason)
+    try:
+        updated = await context.services.admin.cancel(context.actor.user_id, session, reason)
+    except ChangeRefused as refused:
+        await reply(update, _refusal(refused, session, cohort, context.tr))
+        return
     await reply(update, _changed(updated, cohort, context))
 
 
@@ -292,9 +301,13 @@ async def room(update: Update, context: BotContext) -> None:
     if found is None:
         return
     session, cohort = found
-    updated = await context.services.admin.room(
-        context.actor.user_id, session, " ".join(parts[2].split())
-    )
+    try:
+        updated = await context.services.admin.room(
+            context.actor.user_id, session, " ".join(parts[2].split())
+        )
+    except ChangeRefused as refused:
+        await reply(update, _refusal(refused, session, cohort, tr))
+        return
     await reply(update, _changed(updated, cohort, context))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, WebAppInfo
 
 from bot.context import BotContext
 from bot.formatting import countdown, day_text, hhmm, relative_day, session_block
@@ -39,11 +39,25 @@ async def week(update: Update, context: BotContext) -> None:
     tr = context.tr
     days = await context.services.itinerary.week(cohort)
     busy = [d for d in days if d.sessions]
+    # With the Mini App configured, a button opens the week at a glance.
+    url = context.services.settings.webapp_url
+    markup = None
+    if url:
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        tr.pgettext("button", "Open timetable"), web_app=WebAppInfo(url)
+                    )
+                ]
+            ]
+        )
     if not busy:
-        await reply(update, tr("Nothing is planned for the rest of this week."))
+        await reply(update, tr("Nothing is planned for the rest of this week."), markup)
         return
     # Free days are left out; a long week is split across messages.
-    await reply_long(update, [day_text(d.date, d.sessions, cohort, tr) for d in busy], "\n\n")
+    parts = [day_text(d.date, d.sessions, cohort, tr) for d in busy]
+    await reply_long(update, parts, "\n\n", markup)
 
 
 async def next_session(update: Update, context: BotContext) -> None:

@@ -29,6 +29,7 @@ class Refusal(StrEnum):
     OUTSIDE_PROGRAMME = "outside_programme"
     CANCELLED = "cancelled"
     NOT_CANCELLED = "not_cancelled"
+    STALE = "stale"  # changed by someone else since it was read (chat and console at once)
 
 
 class ChangeRefused(Exception):
@@ -158,17 +159,21 @@ class AdminService:
     ) -> Session:
         """Refuses a moment that has passed, a day outside the programme, and a cancelled
         session (restore it first: moving it silently would leave members unaware)."""
+        self.check_move(session, cohort, starts_at)
+        duration = session.ends_at - session.starts_at
+        fields = replace(
+            SessionFields.of(session), starts_at=starts_at, ends_at=starts_at + duration
+        )
+        return await self._change(actor_id, session, fields, "move", "changed")
+
+    def check_move(self, session: Session, cohort: Cohort, starts_at: datetime) -> None:
+        """What `move` refuses, for a preview that must not change anything."""
         if session.cancelled:
             raise ChangeRefused(Refusal.CANCELLED)
         if not cohort.arrives <= starts_at.astimezone(cohort.tz).date() <= cohort.departs:
             raise ChangeRefused(Refusal.OUTSIDE_PROGRAMME)
         if starts_at <= self._clock.now():
             raise ChangeRefused(Refusal.PAST)
-        duration = session.ends_at - session.starts_at
-        fields = replace(
-            SessionFields.of(session), starts_at=starts_at, ends_at=starts_at + duration
-        )
-        return await self._change(actor_id, session, fields, "move", "changed")
 
     async def room(self, actor_id: int, session: Session, location: str) -> Session:
         fields = replace(SessionFields.of(session), location=Localized(location[:MAX_LOCATION]))
@@ -179,6 +184,11 @@ class AdminService:
     ) -> Session:
         now = self._clock.now()
         async with self._storage.transaction():
+            # The change was decided on `session` as read: if another change (from chat, the
+            # console or an import) came in between, refuse rather than undo it.
+            current = await self._storage.sessions.get(session.id)
+            if current is None or current.revision != session.revision:
+                raise ChangeRefused(Refusal.STALE)
             await self._storage.sessions.update(session.id, fields)
             await self._storage.changes.record(session.id, kind, session, now)
             await self._storage.audit.record(

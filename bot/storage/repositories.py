@@ -10,6 +10,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.storage.console import ConsoleRepository
 from bot.storage.db import BadStoredValue, Database, from_db, to_db
 from bot.storage.models import (
     Announcement,
@@ -1352,6 +1353,7 @@ class Storage:
         self.audit = AuditRepository(db)
         self.pending_imports = PendingImportRepository(db)
         self.operations = OperationsRepository(db)
+        self.console = ConsoleRepository(db)
 
     def transaction(self):  # type: ignore[no-untyped-def]
         return self.db.transaction()
