@@ -9,7 +9,7 @@ import asyncio
 import os
 import platform
 
-from bench import broadcast, import_stall, latency, priority, reminders
+from bench import broadcast, import_stall, latency, priority, reminders, webapp
 
 
 def machine() -> str:
@@ -35,6 +35,7 @@ async def main() -> None:
     bc = await broadcast.broadcast(1000)
     people = await priority.people_during_broadcast(1000)
     stall = await import_stall.import_stall()
+    mini = await webapp.main()
     ob, eb, pb = lat["ours_burst"], lat["echo_burst"], lat["plain_echo_burst"]  # type: ignore[misc]
     rows = []
     for command in latency.COMMANDS:
@@ -87,6 +88,13 @@ async def main() -> None:
          f"({people['wall_s'] / people['floor_alone_s']:.3f}x of 1,000 alone), "
          f"{people['429s']:.0f} x 429"),
     ]  # fmt: skip
+    for load, results in mini.items():
+        p50, p99 = results["all endpoints"]
+        worst = max((v for k, v in results.items() if k != "all endpoints"), key=lambda v: v[1])
+        rows.append((f"Mini App API, {webapp.SESSIONS}-session cohort, {load}: p50 / p99",
+                     f"{p50 * 1000:.0f} / {p99 * 1000:.0f} ms",
+                     f"every endpoint, signed initData; slowest endpoint p99 {worst[1] * 1000:.0f} "
+                     "ms; goal p99 50 ms"))  # fmt: skip
     width = max(len(r[0]) for r in rows)
     print(f"\nMobility Bot benchmarks on {machine()}\n")
     print(f"| {'measure':<{width}} | result | notes |")

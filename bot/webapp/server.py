@@ -214,7 +214,7 @@ class WebApp:
             tr = services.catalogs.get(choose_language(None, web_user.language_code))
             actor = Actor(web_user.id, web_user.id in self.settings.coordinators)
             return Caller(None, None, actor, tr)
-        services.itinerary.plans.observe(loaded.feed_position)
+        services.itinerary.plans.observe(loaded.user.cohort_id, loaded.feed_position)
         user = loaded.user
         actor = Actor.of(
             user, {m.cohort_id: m.role for m in loaded.memberships}, self.settings.coordinators
@@ -270,11 +270,12 @@ class WebApp:
         return session, cohort
 
     async def _all_sessions(self, cohort: Cohort) -> list[Session]:
-        """A cohort's whole itinerary, from the plan cache while the change feed stands still
-        (sign-in tells the cache where the feed stands, as `load_user` does for chat)."""
+        """A cohort's whole itinerary, from the plan cache while its change feed stands still
+        (sign-in tells the cache where the user's cohort's feed stands, as `load_user` does
+        for chat; another cohort's sessions are read afresh)."""
         storage = self.services.storage
         return await self.services.itinerary.plans.get(
-            ("webapp:all", cohort.id), lambda: storage.sessions.for_cohort(cohort.id)
+            cohort.id, "webapp:all", lambda: storage.sessions.for_cohort(cohort.id)
         )
 
     @staticmethod
@@ -334,7 +335,8 @@ class WebApp:
         end = start + timedelta(days=7)
         # Read with the plan cache, as /week is: the change feed keeps it current.
         sessions = await itinerary.plans.get(
-            (cohort.id, start, end),
+            cohort.id,
+            (start, end),
             lambda: self.services.storage.sessions.starting_between(cohort.id, start, end),
         )
         # "now" and "next" over the whole programme (the next session may lie in a later
