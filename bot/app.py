@@ -38,6 +38,7 @@ from bot.handlers import (
     language,
     people,
     privacy,
+    questions,
     reminders,
     staff,
     start,
@@ -206,6 +207,9 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("audit", editing.audit),
         ("export", files.export),
         ("forget_me", privacy.forget_me),
+        ("ask", questions.ask),
+        ("questions", questions.questions_command),
+        ("faq", questions.faq_command),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
     # A spreadsheet sent with the caption /import (any case): validated and previewed, saved on
@@ -234,9 +238,18 @@ def register_handlers(app: Application, settings: Settings) -> None:
         (ACK_ACTION, staff.got_it),
         (files.IMPORT_ACTION, files.import_pressed),
         (privacy.FORGET_ACTION, privacy.forget_pressed),
+        (questions.QUESTION_ACTION, questions.question_pressed),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern(action)))
     app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))
+    # Messages that are not commands: replies in a question's thread, the message a pending
+    # step waits for (/ask, Answer, a comment), else the help pointer with "Send as a question".
+    app.add_handler(
+        MessageHandler(
+            private & (filters.TEXT | filters.PHOTO | filters.Document.ALL | filters.Sticker.ALL),
+            questions.incoming,
+        )
+    )
     app.add_handler(MessageHandler(private & filters.TEXT, start.plain_text))
 
     app.add_error_handler(ErrorReporter())

@@ -32,6 +32,8 @@ class Settings:
     # Per-user throttle: a burst of this many updates, refilled over this many seconds.
     throttle_burst: int = 15
     throttle_seconds: float = 10.0
+    # An unowned question goes to the coordinators after this many daytime minutes.
+    escalation_minutes: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +47,7 @@ class Settings:
             reminder_minutes=parse_minutes(env.get("BOT_REMINDER_MINUTES", "")),
             webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
             messages_per_second=parse_rate(env.get("BOT_MAX_MESSAGES_PER_SECOND", "")),
+            escalation_minutes=parse_escalation(env.get("BOT_ESCALATION_MINUTES", "")),
         )
 
 
@@ -89,3 +92,14 @@ def parse_rate(raw: str) -> float:
             f"BOT_MAX_MESSAGES_PER_SECOND must be a number from 0 (no limit) to 1000, got {raw!r}"
         )
     return value
+
+
+def parse_escalation(raw: str) -> int:
+    if not raw.strip():
+        return 120
+    part = raw.strip()
+    if not is_number(part) or not 1 <= int(part) <= 7 * 24 * 60:
+        raise ConfigError(
+            f"BOT_ESCALATION_MINUTES must be minutes between 1 and 10080, got {raw!r}"
+        )
+    return int(part)

@@ -18,6 +18,7 @@ from bot.services.importer import Importer
 from bot.services.invites import InviteService
 from bot.services.itinerary import ItineraryService
 from bot.services.presence import Presence
+from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
 from bot.services.roles import RoleService
 from bot.storage import Storage
@@ -41,6 +42,7 @@ class Services:
     admin: AdminService
     roles: RoleService
     presence: Presence  # who was seen when, written in batches off the answer path
+    questions: QuestionService
 
     @classmethod
     def build(
@@ -58,6 +60,8 @@ class Services:
         reminders = ReminderService(storage, clock, settings, sender, scheduler)
         itinerary = ItineraryService(storage, clock)
         reminders.on_changes = itinerary.plans.forget
+        questions = QuestionService(storage, clock, settings, sender, scheduler, bot)
+        reminders.add_planner(questions)
         return cls(
             settings=settings,
             clock=clock,
@@ -73,4 +77,5 @@ class Services:
             broadcasts=BroadcastService(storage, clock, sender),
             admin=AdminService(storage, clock, importer, reminders),
             roles=RoleService(storage, clock, settings, sender),
+            questions=questions,
         )
