@@ -31,6 +31,7 @@ from bot.context import SERVICES_KEY, BotContext
 from bot.handlers import (
     contacts,
     editing,
+    feedback,
     files,
     invites,
     itinerary,
@@ -50,6 +51,7 @@ from bot.i18n import Catalogs
 from bot.ratelimit import PriorityRateLimiter
 from bot.services import Services
 from bot.services.broadcasts import ACK_ACTION
+from bot.services.feedback import FEEDBACK_ACTION, SURVEY_ACTION
 from bot.storage import Database, Storage
 
 log = logging.getLogger(__name__)
@@ -210,6 +212,8 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("ask", questions.ask),
         ("questions", questions.questions_command),
         ("faq", questions.faq_command),
+        ("feedback", feedback.feedback_command),
+        ("survey", feedback.survey_command),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
     # A spreadsheet sent with the caption /import (any case): validated and previewed, saved on
@@ -239,6 +243,8 @@ def register_handlers(app: Application, settings: Settings) -> None:
         (files.IMPORT_ACTION, files.import_pressed),
         (privacy.FORGET_ACTION, privacy.forget_pressed),
         (questions.QUESTION_ACTION, questions.question_pressed),
+        (FEEDBACK_ACTION, feedback.feedback_pressed),
+        (SURVEY_ACTION, feedback.survey_pressed),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern(action)))
     app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))

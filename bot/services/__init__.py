@@ -14,6 +14,7 @@ from bot.scheduling import JobScheduler
 from bot.services.admin import AdminService
 from bot.services.broadcasts import BroadcastService
 from bot.services.delivery import Sender
+from bot.services.feedback import FeedbackService
 from bot.services.importer import Importer
 from bot.services.invites import InviteService
 from bot.services.itinerary import ItineraryService
@@ -43,6 +44,7 @@ class Services:
     roles: RoleService
     presence: Presence  # who was seen when, written in batches off the answer path
     questions: QuestionService
+    feedback: FeedbackService
 
     @classmethod
     def build(
@@ -62,6 +64,8 @@ class Services:
         reminders.on_changes = itinerary.plans.forget
         questions = QuestionService(storage, clock, settings, sender, scheduler, bot)
         reminders.add_planner(questions)
+        feedback = FeedbackService(storage, clock, sender, scheduler)
+        reminders.add_planner(feedback)
         return cls(
             settings=settings,
             clock=clock,
@@ -78,4 +82,5 @@ class Services:
             admin=AdminService(storage, clock, importer, reminders),
             roles=RoleService(storage, clock, settings, sender),
             questions=questions,
+            feedback=feedback,
         )
