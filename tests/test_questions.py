@@ -4,6 +4,7 @@ escalation exactly once across a restart, the FAQ offer, limits, privacy and per
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -388,3 +389,21 @@ async def test_forget_me_and_purge_take_the_questions(harness: BotHarness) -> No
     assert not await db.fetchall("SELECT * FROM questions")
     assert not await db.fetchall("SELECT * FROM reply_targets WHERE kind = 'question'")
     _ = datetime  # imported for annotations of helpers
+
+
+async def test_playground_round_trip_between_student_and_supervisor(tmp_path) -> None:
+    from bot.playground import run_playground
+
+    script = tmp_path / "desk.txt"
+    script.write_text(
+        "/ask Where do I get a lab coat?\n:supervisor\n:reply Room 112, from 8:00.\n:student\n"
+        ":photo No hot water in the dormitory\n:1\n",
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    assert await run_playground(script=str(script), out=out) == 0
+    transcript = out.getvalue()
+    assert "Question #1 from Aziza Karimova" in transcript
+    assert "Answer to your question #1 from Nodir Gafurov" in transcript
+    assert "📷 (copied" in transcript  # the photo went to the supervisor as a copy
+    assert "[to Nodir (supervisor)]\n  ❓ Question #2 from Aziza Karimova" in transcript
