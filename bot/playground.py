@@ -46,8 +46,8 @@ QUIET_SECONDS = 0.4
 REPLY_TIMEOUT = 15.0
 MAX_WAIT_SECONDS = 600
 DEMO_TZ = ZoneInfo("Asia/Almaty")  # the demo cohort's zone
-INVITE_DAYS = 120
-PLAYGROUND_PHOTO = b"\xff\xd8\xff\xe0 a photo of room 105"  # what :photo sends  # long enough for any jump of the clock within the programme
+INVITE_DAYS = 120  # long enough for any jump of the clock within the programme
+PLAYGROUND_PHOTO = b"\xff\xd8\xff\xe0 a photo of room 105"  # what :photo sends
 
 
 @dataclass(frozen=True)
