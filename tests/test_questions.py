@@ -113,6 +113,9 @@ async def test_question_answered_by_reply_continued_and_solved(harness: BotHarne
     assert "solved" in (await press_quietly(harness, student, answer, solved)).lower()
     assert "already closed" in await press_quietly(harness, student, answer, solved)
     assert (await harness.storage.questions.get(1)).status == "closed"
+    # Every staff header shows it; the follow-up in the staff's chat keeps its own text.
+    assert "Closed." in emu.get_message(SUPERVISOR, header.message_id)["text"]
+    assert "adds:" in emu.get_message(SUPERVISOR, follow.message_id)["text"]
     # An answer to a closed question is refused clearly and reaches nobody.
     start = len(emu.sent)
     await emu.send_text(SUPERVISOR, "One more thing", reply_to=follow.message_id)

@@ -256,7 +256,9 @@ class QuestionService(TimedPlanner):
             return "🙋 " + tr("Taken by {name}.").format(name=owner)
         return "⏳ " + tr("Nobody has taken it yet.")
 
-    def staff_keyboard(self, question: Question, uid: int, tr: Translator) -> InlineKeyboardMarkup:
+    def staff_keyboard(
+        self, question: Question, uid: int, tr: Translator
+    ) -> InlineKeyboardMarkup | None:
         def button(label: str, action: str) -> InlineKeyboardButton:
             arg = f"{action}:{question.id}"
             return InlineKeyboardButton(
@@ -264,7 +266,7 @@ class QuestionService(TimedPlanner):
             )
 
         if question.status == CLOSED:
-            return InlineKeyboardMarkup([])
+            return None  # an edit without buttons removes them
         return InlineKeyboardMarkup(
             [
                 [
@@ -276,13 +278,15 @@ class QuestionService(TimedPlanner):
         )
 
     async def refresh_staff_messages(self, question_id: int) -> None:
-        """Every staff copy of the question shows who owns it and where it stands."""
+        """Every staff member's copy of the question shows who owns it and where it stands."""
         question = await self._storage.questions.get(question_id)
         if question is None:
             return
+        headers: dict[int, int] = {}  # a staff chat's first message of the question
         for chat_id, message_id in await self._storage.questions.links(question_id):
-            if chat_id == question.student_id:
-                continue
+            if chat_id != question.student_id:
+                headers[chat_id] = min(message_id, headers.get(chat_id, message_id))
+        for chat_id, message_id in headers.items():  # follow-ups and copies keep their text
             staff = await self._storage.users.get(chat_id)
             if staff is None:
                 continue
@@ -293,8 +297,8 @@ class QuestionService(TimedPlanner):
                     text, chat_id, message_id, parse_mode="HTML",
                     reply_markup=self.staff_keyboard(question, chat_id, tr),
                 )  # fmt: skip
-            except TelegramError:  # a copied photo, a deleted message, "not modified"
-                continue
+            except TelegramError as exc:  # a deleted message, "not modified"
+                log.debug("question %d: header not edited: %s", question_id, exc)
 
     # -- taking, answering, closing -------------------------------------------------------
 
