@@ -167,7 +167,8 @@ async def test_survey_import_delivery_answers_and_export(bot_factory: BotFactory
     book = load_workbook(io.BytesIO(export.document))
     rows = [[c.value for c in row] for row in book["answers"].iter_rows()]
     assert rows[0] == ["respondent", "overall", "again", "better"]
-    assert rows[1] == ["1", "5", "yes", "'=More time in the anatomy hall"]
+    assert rows[1] == ["1", "5", "yes", "=More time in the anatomy hall"]
+    assert book["answers"]["D2"].data_type == "s"  # text, never a formula
     assert rows[2][:2] == ["2", "2"]
     assert all("Aziz" not in str(v) for row in rows for v in row)
     assert REFUSAL in (await chats[SUPERVISOR].send("/survey TPI-2026")).text

@@ -25,6 +25,7 @@ from bot.clock import Clock
 from bot.i18n import Translator
 from bot.scheduling import JobScheduler
 from bot.services.delivery import CONCURRENT_SENDS, Outgoing, Sender
+from bot.services.export import _append  # text cells, formulas never evaluated
 from bot.services.reminders import TimedPlanner, session_group
 from bot.storage import Storage
 from bot.storage.feedback import SurveyQuestion
@@ -175,13 +176,13 @@ class FeedbackService(TimedPlanner):
         book = Workbook()
         sheet = book.active
         sheet.title = "answers"
-        sheet.append(["respondent", *[q.qid for q in questions]])
+        _append(sheet, ["respondent", *[q.qid for q in questions]])
         for n, person in enumerate(answers, start=1):
-            sheet.append([str(n), *[_cell(person.get(q.qid, "")) for q in questions]])
+            _append(sheet, [str(n), *[person.get(q.qid, "") for q in questions]])
         listing = book.create_sheet("questions")
-        listing.append(["question_id", "type", "text_en", "text_ru", "text_uz"])
+        _append(listing, ["question_id", "type", "text_en", "text_ru", "text_uz"])
         for q in questions:
-            listing.append([q.qid, q.type, _cell(q.text.en), _cell(q.text.ru), _cell(q.text.uz)])
+            _append(listing, [q.qid, q.type, q.text.en, q.text.ru, q.text.uz])
         out = io.BytesIO()
         book.save(out)
         return out.getvalue()
@@ -189,11 +190,6 @@ class FeedbackService(TimedPlanner):
 
 def survey_due(cohort: Cohort) -> datetime:
     return datetime.combine(cohort.departs, SURVEY_AT, tzinfo=cohort.tz)
-
-
-def _cell(value: str) -> str:
-    """Free text as text: a leading = or + would be a formula in a spreadsheet."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 # -- what members see -------------------------------------------------------------------------
