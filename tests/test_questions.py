@@ -174,6 +174,14 @@ async def test_photo_both_ways_through_the_button_and_answer(harness: BotHarness
     start = len(emu.sent)
     await emu.send_text(STUDENT_UZ, "Rahmat!", reply_to=got[1].message_id)
     await emu.wait_for_message(SUPERVISOR, after=start)
+    # A document after /ask is a question too, passed on as a copy.
+    await student.send("/ask")
+    start = len(emu.sent)
+    await emu.send_document(STUDENT_UZ, "spravka.pdf", b"%PDF-1.4 certificate")
+    doc = await emu.wait_for_message(
+        SUPERVISOR, after=start, predicate=lambda m: m.method == "copyMessage"
+    )
+    assert doc.filename == "spravka.pdf" and doc.document == b"%PDF-1.4 certificate"
 
 
 async def test_escalation_once_across_a_restart_and_not_at_night(
