@@ -93,8 +93,8 @@ async def main() -> None:
         worst = max((v for k, v in results.items() if k != "all endpoints"), key=lambda v: v[1])
         rows.append((f"Mini App API, {webapp.SESSIONS}-session cohort, {load}: p50 / p99",
                      f"{p50 * 1000:.0f} / {p99 * 1000:.0f} ms",
-                     f"every endpoint, signed initData; slowest endpoint p99 {worst[1] * 1000:.0f} "
-                     "ms; goal p99 50 ms"))  # fmt: skip
+                     "every endpoint, signed initData; slowest endpoint p99 "
+                     f"{worst[1] * 1000:.0f} ms; goal p99 50 ms"))  # fmt: skip
     width = max(len(r[0]) for r in rows)
     print(f"\nMobility Bot benchmarks on {machine()}\n")
     print(f"| {'measure':<{width}} | result | notes |")

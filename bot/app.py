@@ -31,6 +31,7 @@ from bot.context import SERVICES_KEY, BotContext
 from bot.handlers import (
     contacts,
     editing,
+    feedback,
     files,
     invites,
     itinerary,
@@ -38,6 +39,7 @@ from bot.handlers import (
     language,
     people,
     privacy,
+    questions,
     reminders,
     staff,
     start,
@@ -49,6 +51,7 @@ from bot.i18n import Catalogs
 from bot.ratelimit import PriorityRateLimiter
 from bot.services import Services
 from bot.services.broadcasts import ACK_ACTION
+from bot.services.feedback import FEEDBACK_ACTION, SURVEY_ACTION
 from bot.storage import Database, Storage
 from bot.webapp import WEBAPP_KEY, set_menu_button
 from bot.webapp.server import WebApp
@@ -216,6 +219,11 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("audit", editing.audit),
         ("export", files.export),
         ("forget_me", privacy.forget_me),
+        ("ask", questions.ask),
+        ("questions", questions.questions_command),
+        ("faq", questions.faq_command),
+        ("feedback", feedback.feedback_command),
+        ("survey", feedback.survey_command),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
     # A spreadsheet sent with the caption /import (any case): validated and previewed, saved on
@@ -244,9 +252,20 @@ def register_handlers(app: Application, settings: Settings) -> None:
         (ACK_ACTION, staff.got_it),
         (files.IMPORT_ACTION, files.import_pressed),
         (privacy.FORGET_ACTION, privacy.forget_pressed),
+        (questions.QUESTION_ACTION, questions.question_pressed),
+        (FEEDBACK_ACTION, feedback.feedback_pressed),
+        (SURVEY_ACTION, feedback.survey_pressed),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern(action)))
     app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))
+    # Messages that are not commands: replies in a question's thread, the message a pending
+    # step waits for (/ask, Answer, a comment), else the help pointer with "Send as a question".
+    app.add_handler(
+        MessageHandler(
+            private & (filters.TEXT | filters.PHOTO | filters.Document.ALL | filters.Sticker.ALL),
+            questions.incoming,
+        )
+    )
     app.add_handler(MessageHandler(private & filters.TEXT, start.plain_text))
 
     app.add_error_handler(ErrorReporter())

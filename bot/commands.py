@@ -18,6 +18,7 @@ MEMBERS = frozenset({Role.STUDENT, Role.SUPERVISOR, Role.COORDINATOR})
 STAFF = frozenset({Role.SUPERVISOR, Role.COORDINATOR})
 SUPERVISORS = frozenset({Role.SUPERVISOR})
 COORDINATORS = frozenset({Role.COORDINATOR})
+STUDENTS = frozenset({Role.STUDENT})
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("reminders", N_("Reminder settings"), MEMBERS),
     Command("calendar", N_("The whole programme for your phone's calendar"), MEMBERS),
     Command("group", N_("Switch between your groups"), MEMBERS),
+    Command("ask", N_("Ask the staff a question"), STUDENTS, N_("[your question]")),
+    Command("questions", N_("Your questions and their answers"), STUDENTS),
+    Command("faq", N_("Frequent questions and their answers"), MEMBERS),
     Command("language", N_("Change the language"), EVERYONE),
     Command("help", N_("What I can do"), EVERYONE),
     Command("forget_me", N_("Delete my data"), EVERYONE),
@@ -51,6 +55,14 @@ COMMANDS: tuple[Command, ...] = (
             N_("<group|all> <text>")),
     Command("acks", N_("Who has confirmed your latest announcement"), STAFF),
     Command("remind_unread", N_("Send it again to those who have not confirmed"), STAFF),
+    Command("questions", N_("Open questions of your group, with age and owner"), SUPERVISORS),
+    Command("questions", N_("Open questions of a group, with age and owner"), COORDINATORS,
+            N_("<group>")),
+    Command("feedback", N_("Ratings and comments on your group's sessions"), SUPERVISORS),
+    Command("feedback", N_("Ratings and comments on a group's sessions"), COORDINATORS,
+            N_("<group>")),
+    Command("survey", N_("A group's survey answers as a spreadsheet"), COORDINATORS,
+            N_("<group>")),
     Command("roster", N_("Members of your group"), SUPERVISORS),
     Command("roster", N_("Members of a group"), COORDINATORS, N_("<group>")),
     Command("cohorts", N_("All groups"), COORDINATORS),

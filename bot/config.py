@@ -40,6 +40,8 @@ class Settings:
     webapp_url: str = ""
     webapp_listen: tuple[str, int] = DEFAULT_WEBAPP_LISTEN
     webapp_shim: bool = False
+    # An unowned question goes to the coordinators after this many daytime minutes.
+    escalation_minutes: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,6 +57,7 @@ class Settings:
             messages_per_second=parse_rate(env.get("BOT_MAX_MESSAGES_PER_SECOND", "")),
             webapp_url=parse_webapp_url(env.get("BOT_WEBAPP_URL", "")),
             webapp_listen=parse_listen(env.get("BOT_WEBAPP_LISTEN", "")),
+            escalation_minutes=parse_escalation(env.get("BOT_ESCALATION_MINUTES", "")),
         )
 
 
@@ -128,3 +131,14 @@ def parse_listen(raw: str) -> tuple[str, int]:
             f"BOT_WEBAPP_LISTEN must be HOST:PORT, e.g. 127.0.0.1:8080, got {text!r}"
         )
     return host, int(port)
+
+
+def parse_escalation(raw: str) -> int:
+    if not raw.strip():
+        return 120
+    part = raw.strip()
+    if not is_number(part) or not 1 <= int(part) <= 7 * 24 * 60:
+        raise ConfigError(
+            f"BOT_ESCALATION_MINUTES must be minutes between 1 and 10080, got {raw!r}"
+        )
+    return int(part)

@@ -50,6 +50,7 @@ REPLY_TIMEOUT = 15.0
 MAX_WAIT_SECONDS = 600
 DEMO_TZ = ZoneInfo("Asia/Almaty")  # the demo cohort's zone
 INVITE_DAYS = 120  # long enough for any jump of the clock within the programme
+PLAYGROUND_PHOTO = b"\xff\xd8\xff\xe0 a photo of room 105"  # what :photo sends
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ HELP = """Playground commands (everything else is sent to the bot as the current
   :clock +35m | +2h | +1d | 20:00 | YYYY-MM-DD HH:MM
                       move the clock forward: reminders, the 20:00 plan, notices fall due
   :upload FILE [caption]   send a file as the persona, e.g. :upload data/sessions.csv /import
+  :reply TEXT         reply (swipe left) to the persona's latest message from the bot
+  :photo [caption]    send a (tiny) photo as the persona, e.g. after /ask
   :wait N             stay idle for N seconds (in a script)
   :webapp             the Mini App's local addresses, signed for each persona (open in a browser)
   a line ending in \\  goes on on the next line; or :multi, the lines, then :end
@@ -184,6 +187,9 @@ def to_terminal(message: SentMessage, *, ansi: bool = False) -> str:
         text = f"📎 {message.filename} ({len(message.document or b'')} bytes) {text}".rstrip()
     elif message.method.startswith("edit"):
         text = f"(edited) {text}"
+    elif message.method == "copyMessage":
+        size = f"{len(message.document or b'')} bytes, " if message.document else ""
+        text = f"📷 (copied, {size}not uploaded again) {text}".rstrip()
     buttons = message.buttons()
     if buttons:
         text += "\n" + "  ".join(f"[{i}] {label}" for i, (label, _) in enumerate(buttons, 1))
@@ -380,6 +386,10 @@ class Playground:
             await self.wait(arg)
         elif command == "webapp":
             self.print_mini_app()
+        elif command == "reply":
+            await self.reply(arg)
+        elif command == "photo":
+            await self.photo(arg)
         elif command.isdigit():
             await self.press(int(command))
         else:
@@ -391,6 +401,25 @@ class Playground:
             shown = text.replace("\n", "\n" + " " * (len(self.persona.label) + 1) + "| ")
             self.print(f"{self.persona.label} > {shown}")
         await self._exchange(lambda: self.emu.send_text(self.persona.user_id, text))
+
+    async def reply(self, text: str) -> None:
+        """A Telegram reply to the latest bot message this persona got (a question's thread)."""
+        uid = self.persona.user_id
+        latest = self.emu.messages_to(uid)
+        if not text or not latest:
+            self.print("[:reply TEXT answers the latest message from the bot]")
+            return
+        target = latest[-1].message_id
+        self.print(f"{self.persona.label} replies to #{target} > {text}")
+        await self._exchange(lambda: self.emu.send_text(uid, text, reply_to=target))
+
+    async def photo(self, caption: str) -> None:
+        self.print(f"{self.persona.label} sends a photo{f' ({caption})' if caption else ''}")
+        await self._exchange(
+            lambda: self.emu.send_photo(
+                self.persona.user_id, PLAYGROUND_PHOTO, caption=caption or None
+            )
+        )
 
     # -- personas ----------------------------------------------------------------------------
 

@@ -116,6 +116,14 @@ def _plan_text(plan: ImportPlan, tr: Translator, shown: int) -> str:
                 where=where, added=contacts.added, removed=contacts.removed
             )
         )
+    for survey in plan.surveys:
+        lines.append(
+            tr.ngettext(
+                "Survey of {group}: {n} question",
+                "Survey of {group}: {n} questions",
+                len(survey.questions),
+            ).format(group=escape(survey.cohort_code), n=len(survey.questions))
+        )
     lines += warnings
     lines.append("\n" + tr("Nothing is saved until you press Confirm."))
     return "\n".join(lines)

@@ -18,7 +18,9 @@ from bot.storage.models import User
 REMINDERS_ACTION = "rem"
 
 
-def settings_text(user: User, leads: tuple[int, ...], tr: Translator) -> str:
+def settings_text(
+    user: User, leads: tuple[int, ...], tr: Translator, feedback_on: bool | None = None
+) -> str:
     on, off = tr("on"), tr("off")
     minutes = ", ".join(
         tr.ngettext("{n} minute", "{n} minutes", lead).format(n=lead) for lead in sorted(leads)
@@ -35,10 +37,17 @@ def settings_text(user: User, leads: tuple[int, ...], tr: Translator) -> str:
                 state=on if user.digest_on else off
             ),
         ]
+        + ([] if feedback_on is None else [
+            "📝 " + tr("Feedback after sessions: {state}").format(
+                state=on if feedback_on else off
+            )
+        ])
     )  # fmt: skip
 
 
-def settings_keyboard(user: User, leads: tuple[int, ...], tr: Translator) -> InlineKeyboardMarkup:
+def settings_keyboard(
+    user: User, leads: tuple[int, ...], tr: Translator, feedback_on: bool | None = None
+) -> InlineKeyboardMarkup:
     uid = user.telegram_id
 
     def button(label: str, arg: str) -> InlineKeyboardButton:
@@ -55,9 +64,19 @@ def settings_keyboard(user: User, leads: tuple[int, ...], tr: Translator) -> Inl
         )
         for lead in LEAD_CHOICES
     ]
-    return InlineKeyboardMarkup(
-        [[button("🔔 " + toggle, "toggle")], lead_row, [button("🌙 " + digest, "digest")]]
-    )
+    rows = [[button("🔔 " + toggle, "toggle")], lead_row, [button("🌙 " + digest, "digest")]]
+    if feedback_on is not None:
+        prompts = (
+            tr("Turn feedback prompts off") if feedback_on else tr("Turn feedback prompts on")
+        )
+        # The button says what it sets (not "toggle"): a second press changes nothing.
+        rows.append([button("📝 " + prompts, "prompts_off" if feedback_on else "prompts_on")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def feedback_prompts_on(context: BotContext, user: User) -> bool:
+    off = await context.services.storage.feedback.prompts_off([user.telegram_id])
+    return user.telegram_id not in off
 
 
 async def reminders(update: Update, context: BotContext) -> None:
@@ -67,7 +86,12 @@ async def reminders(update: Update, context: BotContext) -> None:
     user = context.user
     leads = context.services.reminders.leads_of(user)
     tr = context.tr
-    await reply(update, settings_text(user, leads, tr), settings_keyboard(user, leads, tr))
+    prompts = await feedback_prompts_on(context, user)
+    await reply(
+        update,
+        settings_text(user, leads, tr, prompts),
+        settings_keyboard(user, leads, tr, prompts),
+    )
 
 
 async def reminders_pressed(update: Update, context: BotContext) -> None:
@@ -85,6 +109,8 @@ async def reminders_pressed(update: Update, context: BotContext) -> None:
         reminders_on = not reminders_on
     elif data.arg == "digest":
         digest_on = not digest_on
+    elif data.arg in ("prompts_on", "prompts_off"):
+        await services.storage.feedback.set_prompts(user.telegram_id, data.arg == "prompts_on")
     elif match and int(match[1]) in LEAD_CHOICES:
         lead = int(match[1])
         if lead in leads and len(leads) == 1:
@@ -103,10 +129,11 @@ async def reminders_pressed(update: Update, context: BotContext) -> None:
     assert updated is not None
     new_leads = services.reminders.leads_of(updated)
     await query.answer(tr("Saved."))
+    prompts = await feedback_prompts_on(context, updated)
     await edit(
         query,
-        settings_text(updated, new_leads, tr),
-        settings_keyboard(updated, new_leads, tr),
+        settings_text(updated, new_leads, tr, prompts),
+        settings_keyboard(updated, new_leads, tr, prompts),
     )
 
 

@@ -76,12 +76,11 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 
 
 async def plain_text(update: Update, context: BotContext) -> None:
-    if context.user is None or (
-        context.user.cohort_id is None and not context.actor.is_coordinator
-    ):
-        await reply(update, how_to_join(context))
-        return
-    await reply(
-        update,
-        context.tr("I answer commands, not messages. Send /help to see what I can do."),
-    )
+    """Text that is not a command: the help pointer, and to a student a button that sends it
+    to the staff as a question (bot/handlers/questions.py, which also reads replies first)."""
+    from bot.handlers import questions
+
+    if update.effective_message is not None:
+        await questions.point_to_help(
+            update, context, questions.content_of(update.effective_message)
+        )

@@ -14,10 +14,12 @@ from bot.scheduling import JobScheduler
 from bot.services.admin import AdminService
 from bot.services.broadcasts import BroadcastService
 from bot.services.delivery import Sender
+from bot.services.feedback import FeedbackService
 from bot.services.importer import Importer
 from bot.services.invites import InviteService
 from bot.services.itinerary import ItineraryService
 from bot.services.presence import Presence
+from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
 from bot.services.roles import RoleService
 from bot.storage import Storage
@@ -41,6 +43,8 @@ class Services:
     admin: AdminService
     roles: RoleService
     presence: Presence  # who was seen when, written in batches off the answer path
+    questions: QuestionService
+    feedback: FeedbackService
 
     @classmethod
     def build(
@@ -58,6 +62,10 @@ class Services:
         reminders = ReminderService(storage, clock, settings, sender, scheduler)
         itinerary = ItineraryService(storage, clock)
         reminders.on_changes = itinerary.plans.forget
+        questions = QuestionService(storage, clock, settings, sender, scheduler, bot)
+        reminders.add_planner(questions)
+        feedback = FeedbackService(storage, clock, sender, scheduler)
+        reminders.add_planner(feedback)
         return cls(
             settings=settings,
             clock=clock,
@@ -73,4 +81,6 @@ class Services:
             broadcasts=BroadcastService(storage, clock, sender),
             admin=AdminService(storage, clock, importer, reminders),
             roles=RoleService(storage, clock, settings, sender),
+            questions=questions,
+            feedback=feedback,
         )

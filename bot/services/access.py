@@ -18,6 +18,11 @@ class Permission(StrEnum):
     EDIT_ITINERARY = "edit_itinerary"  # cancel, move, room, import, export
     MANAGE_ROLES = "manage_roles"  # grant and revoke coordinators
     VIEW_AUDIT = "view_audit"
+    ASK_QUESTION = "ask_question"  # students: /ask, their own /questions, feedback, survey
+    READ_FAQ = "read_faq"
+    ANSWER_QUESTIONS = "answer_questions"  # staff: see, take, answer, close; edit the FAQ
+    VIEW_FEEDBACK = "view_feedback"
+    MANAGE_SURVEY = "manage_survey"  # import the survey, export its answers
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,11 @@ _SUPERVISOR_MAY = {
     Permission.INVITE_STUDENT,
     Permission.BROADCAST,
     Permission.VIEW_ROSTER,
+    Permission.READ_FAQ,
+    Permission.ANSWER_QUESTIONS,
+    Permission.VIEW_FEEDBACK,
 }
+_MEMBER_MAY = {Permission.READ_ITINERARY, Permission.ASK_QUESTION, Permission.READ_FAQ}
 
 
 def allowed(actor: Actor, permission: Permission, cohort_id: int | None = None) -> bool:
@@ -62,5 +71,5 @@ def allowed(actor: Actor, permission: Permission, cohort_id: int | None = None) 
     if actor.supervises(cohort_id):
         return permission in _SUPERVISOR_MAY
     if actor.member_of(cohort_id):
-        return permission is Permission.READ_ITINERARY
+        return permission in _MEMBER_MAY
     return False

@@ -243,6 +243,7 @@ class AdminService:
         touched |= {c.cohort_code.upper() for c in plan.contacts}
         touched |= {c.code.upper() for c in plan.cohorts_added}
         touched |= {c.code.upper() for _, c in plan.cohorts_changed}
+        touched |= {s.cohort_code.upper() for s in plan.surveys}
         summary = json.dumps(
             {
                 "added": plan.count("added"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from bot.services.spreadsheets import (
     read_tables_off_loop,
 )
 from bot.storage import Storage
+from bot.storage.feedback import SurveyQuestion
 from bot.storage.models import Cohort, Localized, Session
 from bot.storage.repositories import CohortFields, ContactFields, Prepared, SessionFields
 
@@ -43,10 +44,18 @@ SESSION_OPTIONAL = (
 )  # fmt: skip
 CONTACT_COLUMNS = ("cohort", "name", "role_en", "role_ru", "role_uz", "phone", "email", "telegram")
 CONTACT_OPTIONAL = ("name_ru", "name_uz")
+# The end-of-programme survey of a cohort (issue 11): the whole survey of every cohort named.
+SURVEY_COLUMNS = ("cohort", "question_id", "type", "text_en", "text_ru", "text_uz")
+SURVEY_TYPE_NAMES = {
+    "rating": "rating", "1-5": "rating", "scale": "rating", "yesno": "yesno", "yes-no": "yesno",
+    "yes/no": "yesno", "text": "text", "free text": "text", "free": "text",
+}  # fmt: skip
+_QUESTION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 KNOWN_COLUMNS = {
     "cohorts": set(COHORT_COLUMNS + COHORT_OPTIONAL),
     "sessions": set(SESSION_COLUMNS + SESSION_OPTIONAL),
     "contacts": set(CONTACT_COLUMNS + CONTACT_OPTIONAL),
+    "survey": set(SURVEY_COLUMNS),
 }
 SHARED = "*"
 LANGS = ("ru", "uz")
@@ -58,6 +67,7 @@ CANCELLED_REASON_REMOVED = "removed from the itinerary"
 FIELD_LIMITS = {
     "name": 200, "title": 200, "department": 200, "location": 200, "host": 200, "notes": 1000,
     "role": 200, "email": 254, "home_institution": 200, "host_institution": 200, "id": 64,
+    "text": 500,
 }  # fmt: skip
 # A session this far outside its cohort's stay is a typo (a wrong year), not a plan.
 SESSION_DATE_MARGIN = timedelta(days=366)
@@ -118,6 +128,14 @@ class ContactsChange:
 
 
 @dataclass
+class SurveyPlan:
+    """A cohort's survey as the file has it: it replaces the survey the cohort had."""
+
+    cohort_code: str
+    questions: list[SurveyQuestion]
+
+
+@dataclass
 class ImportPlan:
     """What an import would change; empty lists mean the file matches the database."""
 
@@ -128,6 +146,7 @@ class ImportPlan:
     problems: list[Problem] = field(default_factory=list)
     # Written anyway, but worth a look: unknown columns, sessions at night or outside the stay.
     warnings: list[Problem] = field(default_factory=list)
+    surveys: list[SurveyPlan] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -135,7 +154,10 @@ class ImportPlan:
 
     @property
     def empty(self) -> bool:
-        return not (self.cohorts_added or self.cohorts_changed or self.sessions or self.contacts)
+        return not (
+            self.cohorts_added or self.cohorts_changed or self.sessions or self.contacts
+            or self.surveys
+        )  # fmt: skip
 
     def count(self, kind: str) -> int:
         return sum(1 for c in self.sessions if c.kind == kind)
@@ -152,6 +174,8 @@ class ImportResult:
 
 def _kind(table: Table) -> str | None:
     columns = set(table.header)
+    if set(SURVEY_COLUMNS) <= columns:
+        return "survey"
     if set(SESSION_COLUMNS) <= columns:
         return "sessions"
     if set(CONTACT_COLUMNS) <= columns:
@@ -164,7 +188,7 @@ def _kind(table: Table) -> str | None:
 def _missing_columns_hint(table: Table) -> str:
     columns = set(table.header)
     best = min(
-        (COHORT_COLUMNS, SESSION_COLUMNS, CONTACT_COLUMNS),
+        (COHORT_COLUMNS, SESSION_COLUMNS, CONTACT_COLUMNS, SURVEY_COLUMNS),
         key=lambda required: len(set(required) - columns),
     )
     return ", ".join(c for c in best if c not in columns)
@@ -190,7 +214,9 @@ class Importer:
 
     async def plan_tables(self, tables: list[Table]) -> ImportPlan:
         plan = ImportPlan()
-        by_kind: dict[str, list[Table]] = {"cohorts": [], "sessions": [], "contacts": []}
+        by_kind: dict[str, list[Table]] = {
+            "cohorts": [], "sessions": [], "contacts": [], "survey": []
+        }  # fmt: skip
         for table in tables:
             kind = _kind(table)
             if kind is None:
@@ -231,6 +257,10 @@ class Importer:
         new_contacts: dict[str, list[ContactFields]] = {}
         for table in by_kind["contacts"]:
             self._plan_contacts(table, stays, new_contacts, plan)
+        surveys: dict[str, list[SurveyQuestion]] = {}
+        for table in by_kind["survey"]:
+            self._plan_survey(table, stays, surveys, plan)
+        plan.surveys = [SurveyPlan(code, questions) for code, questions in surveys.items()]
         if plan.problems:
             plan.problems.sort(key=lambda p: (p.source, p.line or 0))
             return plan
@@ -445,6 +475,41 @@ class Importer:
                 )
             )
 
+    def _plan_survey(
+        self,
+        table: Table,
+        stays: dict[str, _Stay],
+        result: dict[str, list[SurveyQuestion]],
+        plan: ImportPlan,
+    ) -> None:
+        for line, row in table.rows:
+            errors: list[Problem] = []
+
+            def bad(message: str, _line: int = line, _errors: list = errors, **params: object):
+                _errors.append(problem(table.source, _line, message, **params))
+
+            code = row["cohort"].upper()
+            if code not in stays:
+                bad(N_("unknown cohort “{code}”"), code=row["cohort"])
+            qid = row["question_id"]
+            if not _QUESTION_ID_RE.match(qid):
+                bad(N_("question_id “{value}” must be 1–32 letters, digits, ., - or _"),
+                    value=qid)  # fmt: skip
+            elif qid in {q.qid for q in result.get(code, [])}:
+                bad(N_("question {value} appears twice"), value=qid)
+            kind = SURVEY_TYPE_NAMES.get(row["type"].lower())
+            if kind is None:
+                bad(N_("type “{value}” must be rating, yesno or text"), value=row["type"])
+            text = Localized(row["text_en"], row["text_ru"], row["text_uz"])
+            if not text.any():
+                bad(N_("the question has no text"))
+            _check_lengths(row, bad)
+            if errors:
+                plan.problems.extend(errors)
+                continue
+            questions = result.setdefault(code, [])
+            questions.append(SurveyQuestion(0, qid, len(questions), text, kind or "text"))
+
     # -- differences against the database ---------------------------------------------------
 
     async def _diff_sessions(
@@ -576,6 +641,11 @@ class Importer:
                     else cohort_ids[contacts.cohort_code.upper()]
                 )
                 await storage.contacts.replace(cohort_id, contacts.after)
+            for survey in plan.surveys:
+                cohort_id = cohort_ids[survey.cohort_code.upper()]
+                await storage.feedback.replace_survey(
+                    cohort_id, [replace(q, cohort_id=cohort_id) for q in survey.questions]
+                )
         return result
 
     async def _move_to_zone(

@@ -239,6 +239,104 @@ UPDATE session_changes
 CREATE INDEX session_changes_cohort ON session_changes (cohort_id, id)
 """
 
+# Issue 11: the question desk (questions, their messages both ways, which bot message in which
+# chat belongs to which question, a person's pending "next message is..." step), the cohort's
+# FAQ, feedback after sessions (anonymous to staff; the user id only keeps one rating a person)
+# and the end-of-programme survey.
+V10_QUESTIONS = """
+CREATE TABLE questions (
+    id INTEGER PRIMARY KEY,
+    cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
+    student_id INTEGER NOT NULL REFERENCES users(telegram_id) ON DELETE CASCADE,
+    text TEXT NOT NULL DEFAULT '',
+    source_message INTEGER,
+    has_media INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL CHECK (status IN ('open', 'answered', 'closed')),
+    owner_id INTEGER,
+    created_at TEXT NOT NULL,
+    escalate_at TEXT NOT NULL,
+    escalated_at TEXT,
+    answered_at TEXT,
+    closed_at TEXT
+);
+CREATE INDEX questions_by_cohort ON questions (cohort_id, status, id);
+CREATE INDEX questions_by_student ON questions (student_id, created_at);
+CREATE TABLE question_messages (
+    id INTEGER PRIMARY KEY,
+    question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+    author_id INTEGER NOT NULL,
+    from_staff INTEGER NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    source_chat INTEGER NOT NULL,
+    source_message INTEGER NOT NULL,
+    has_media INTEGER NOT NULL DEFAULT 0,
+    delivered INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX question_messages_by_question ON question_messages (question_id, id);
+CREATE TABLE reply_targets (
+    chat_id INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('question', 'feedback')),
+    ref_id INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+);
+CREATE INDEX reply_targets_by_ref ON reply_targets (kind, ref_id);
+CREATE TABLE pending_steps (
+    user_id INTEGER PRIMARY KEY REFERENCES users(telegram_id) ON DELETE CASCADE,
+    step TEXT NOT NULL,
+    ref_id INTEGER,
+    text TEXT NOT NULL DEFAULT '',
+    source_message INTEGER,
+    has_media INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE faq (
+    id INTEGER PRIMARY KEY,
+    cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
+    question_en TEXT NOT NULL DEFAULT '',
+    question_ru TEXT NOT NULL DEFAULT '',
+    question_uz TEXT NOT NULL DEFAULT '',
+    answer_en TEXT NOT NULL DEFAULT '',
+    answer_ru TEXT NOT NULL DEFAULT '',
+    answer_uz TEXT NOT NULL DEFAULT '',
+    from_question INTEGER UNIQUE,
+    created_by INTEGER,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX faq_by_cohort ON faq (cohort_id, id);
+CREATE TABLE feedback (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    user_id INTEGER REFERENCES users(telegram_id) ON DELETE CASCADE,
+    rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    comment TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    UNIQUE (session_id, user_id)
+);
+CREATE TABLE feedback_optout (
+    user_id INTEGER PRIMARY KEY REFERENCES users(telegram_id) ON DELETE CASCADE
+);
+CREATE TABLE survey_questions (
+    cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
+    qid TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    text_en TEXT NOT NULL DEFAULT '',
+    text_ru TEXT NOT NULL DEFAULT '',
+    text_uz TEXT NOT NULL DEFAULT '',
+    type TEXT NOT NULL CHECK (type IN ('rating', 'yesno', 'text')),
+    PRIMARY KEY (cohort_id, qid)
+);
+CREATE TABLE survey_answers (
+    cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
+    qid TEXT NOT NULL,
+    user_id INTEGER NOT NULL REFERENCES users(telegram_id) ON DELETE CASCADE,
+    answer TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (cohort_id, qid, user_id)
+)
+"""
+
 MIGRATIONS: list[str] = [
     V1_FOUNDATION,
     V2_REMINDERS,
@@ -248,4 +346,5 @@ MIGRATIONS: list[str] = [
     V6_TRUST,
     V7_CHANGE_WAS_CANCELLED,
     V8_CHANGES_BY_COHORT,
+    V10_QUESTIONS,
 ]

@@ -12,6 +12,7 @@ import aiosqlite
 
 from bot.storage.console import ConsoleRepository
 from bot.storage.db import BadStoredValue, Database, from_db, to_db
+from bot.storage.feedback import FeedbackRepository
 from bot.storage.models import (
     Announcement,
     AnnouncementDelivery,
@@ -26,6 +27,7 @@ from bot.storage.models import (
     SessionChangeRecord,
     User,
 )
+from bot.storage.questions import QuestionRepository
 
 
 def _cohort(row: aiosqlite.Row) -> Cohort:
@@ -1317,6 +1319,8 @@ class OperationsRepository:
              counts["announcements"], counts["announcement_copies"]),
         )  # fmt: skip
         await self._db.execute("DELETE FROM announcements WHERE cohort_id = ?", (cohort_id,))
+        await QuestionRepository(self._db).purge_cohort(cohort_id)
+        await FeedbackRepository(self._db).purge_cohort(cohort_id)
         await self._db.execute("DELETE FROM memberships WHERE cohort_id = ?", (cohort_id,))
         await self._db.execute("DELETE FROM invites WHERE cohort_id = ?", (cohort_id,))
         # Users left without any group and without coordinator rights are deleted entirely
@@ -1334,6 +1338,8 @@ class OperationsRepository:
             "DELETE FROM announcement_deliveries WHERE user_id = ?", (telegram_id,)
         )
         await self._db.execute("DELETE FROM pending_imports WHERE user_id = ?", (telegram_id,))
+        await QuestionRepository(self._db).forget_user(telegram_id)
+        await FeedbackRepository(self._db).forget_user(telegram_id)
         await self._db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
 
 
@@ -1354,6 +1360,8 @@ class Storage:
         self.pending_imports = PendingImportRepository(db)
         self.operations = OperationsRepository(db)
         self.console = ConsoleRepository(db)
+        self.questions = QuestionRepository(db)
+        self.feedback = FeedbackRepository(db)
 
     def transaction(self):  # type: ignore[no-untyped-def]
         return self.db.transaction()
