@@ -20,6 +20,7 @@ from bot.services.itinerary import ItineraryService
 from bot.services.presence import Presence
 from bot.services.reminders import ReminderService
 from bot.services.roles import RoleService
+from bot.services.tasks import TaskService
 from bot.storage import Storage
 
 
@@ -41,6 +42,7 @@ class Services:
     admin: AdminService
     roles: RoleService
     presence: Presence  # who was seen when, written in batches off the answer path
+    tasks: TaskService  # the arrival checklist (a planner on the timed queue)
 
     @classmethod
     def build(
@@ -58,6 +60,9 @@ class Services:
         reminders = ReminderService(storage, clock, settings, sender, scheduler)
         itinerary = ItineraryService(storage, clock)
         reminders.on_changes = itinerary.plans.forget
+        tasks = TaskService(storage, clock, sender, scheduler, bot)
+        reminders.add_planner(tasks)
+        reminders.digest_extra = tasks.digest_lines
         return cls(
             settings=settings,
             clock=clock,
@@ -73,4 +78,5 @@ class Services:
             broadcasts=BroadcastService(storage, clock, sender),
             admin=AdminService(storage, clock, importer, reminders),
             roles=RoleService(storage, clock, settings, sender),
+            tasks=tasks,
         )

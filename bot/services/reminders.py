@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -98,8 +98,13 @@ def map_url(session: Session) -> str:
     )
 
 
+# Per member, lines the evening plan adds (the tasks due tomorrow): user id -> lines in a language.
+DigestExtra = Callable[[Cohort, date], Awaitable[dict[int, Callable[[Translator], list[str]]]]]
+
+
 class ReminderService:
     on_changes: Callable[[], None] | None = None  # called as pending changes are applied
+    digest_extra: DigestExtra | None = None
 
     def __init__(
         self,
@@ -352,7 +357,9 @@ class ReminderService:
         sessions = await self._storage.sessions.starting_between(
             cohort.id, start, start + timedelta(days=1)
         )
-        if not any(not s.cancelled for s in sessions):
+        extra = await self.digest_extra(cohort, tomorrow) if self.digest_extra else {}
+        planned = any(not s.cancelled for s in sessions)
+        if not planned and not extra:
             return {}
         ref = f"{cohort.id}:{tomorrow.isoformat()}"
         members = await self._storage.users.members_of(cohort.id)
@@ -362,7 +369,26 @@ class ReminderService:
             return Outgoing(f"🌙 <b>{header}</b> · " + day_text(tomorrow, sessions, cohort, tr))
 
         recipients = [u for u, _ in members if u.reachable and u.digest_on]
-        return await self._sender.deliver_all("digest", ref, recipients, render)
+        if not extra:
+            return await self._sender.deliver_all("digest", ref, recipients, render)
+
+        def render_for(lines: Callable[[Translator], list[str]]) -> Callable[[Translator], Outgoing]:
+            def with_lines(tr: Translator) -> Outgoing:
+                plan = render(tr)
+                return Outgoing(plan.text + "\n\n" + "\n".join(lines(tr)), plan.markup)
+
+            return with_lines
+
+        tally: dict[str, int] = {}
+        for user in recipients:  # each member's own lines (their tasks due tomorrow)
+            if user.telegram_id not in extra and not planned:
+                continue
+            own = extra.get(user.telegram_id)
+            status = await self._sender.deliver(
+                "digest", ref, user, render if own is None else render_for(own)
+            )
+            tally[status] = tally.get(status, 0) + 1
+        return tally
 
     # -- changes ---------------------------------------------------------------------------
 
