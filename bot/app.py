@@ -41,6 +41,7 @@ from bot.handlers import (
     reminders,
     staff,
     start,
+    tasks,
 )
 from bot.handlers.common import load_user
 from bot.handlers.errors import ErrorReporter, alert_soon
@@ -49,6 +50,7 @@ from bot.i18n import Catalogs
 from bot.ratelimit import PriorityRateLimiter
 from bot.services import Services
 from bot.services.broadcasts import ACK_ACTION
+from bot.services.tasks import TASK_ACTION
 from bot.storage import Database, Storage
 
 log = logging.getLogger(__name__)
@@ -206,6 +208,7 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("audit", editing.audit),
         ("export", files.export),
         ("forget_me", privacy.forget_me),
+        ("tasks", tasks.tasks),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
     # A spreadsheet sent with the caption /import (any case): validated and previewed, saved on
@@ -234,10 +237,23 @@ def register_handlers(app: Application, settings: Settings) -> None:
         (ACK_ACTION, staff.got_it),
         (files.IMPORT_ACTION, files.import_pressed),
         (privacy.FORGET_ACTION, privacy.forget_pressed),
+        (TASK_ACTION, tasks.task_pressed),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern(action)))
     app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))
     app.add_handler(MessageHandler(private & filters.TEXT, start.plain_text))
+    # Group 12 (its own): a photo or document that may be a proof a student was asked for
+    # (/tasks). It answers only when a proof is awaited, and whatever group 0 does with the
+    # same message still happens, so it swallows nobody else's messages.
+    app.add_handler(
+        MessageHandler(
+            private
+            & (filters.PHOTO | filters.Document.ALL)
+            & ~filters.CaptionRegex(r"(?i)^/import(@\w+)?(\s|$)"),
+            tasks.proof_received,
+        ),
+        group=12,
+    )
 
     app.add_error_handler(ErrorReporter())
 

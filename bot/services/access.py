@@ -18,6 +18,7 @@ class Permission(StrEnum):
     EDIT_ITINERARY = "edit_itinerary"  # cancel, move, room, import, export
     MANAGE_ROLES = "manage_roles"  # grant and revoke coordinators
     VIEW_AUDIT = "view_audit"
+    MANAGE_TASKS = "manage_tasks"  # a group's checklist progress, proofs, ticking for a student
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ _SUPERVISOR_MAY = {
     Permission.INVITE_STUDENT,
     Permission.BROADCAST,
     Permission.VIEW_ROSTER,
+    Permission.MANAGE_TASKS,
 }
 
 

@@ -30,6 +30,7 @@ from bot.services.spreadsheets import (
 from bot.storage import Storage
 from bot.storage.models import Cohort, Localized, Session
 from bot.storage.repositories import CohortFields, ContactFields, Prepared, SessionFields
+from bot.storage.tasks import TaskFields
 
 COHORT_COLUMNS = ("code", "name", "timezone", "arrives", "departs")
 COHORT_OPTIONAL = ("name_ru", "name_uz", "home_institution", "host_institution")
@@ -43,10 +44,15 @@ SESSION_OPTIONAL = (
 )  # fmt: skip
 CONTACT_COLUMNS = ("cohort", "name", "role_en", "role_ru", "role_uz", "phone", "email", "telegram")
 CONTACT_OPTIONAL = ("name_ru", "name_uz")
+TASK_COLUMNS = ("cohort", "id", "title_en", "title_ru", "title_uz", "due")
+TASK_OPTIONAL = ("details_en", "details_ru", "details_uz", "link", "needs_proof")
+# The export's sheet of who did which task: a report, skipped when the workbook comes back.
+PROGRESS_COLUMNS = ("student", "telegram_id")
 KNOWN_COLUMNS = {
     "cohorts": set(COHORT_COLUMNS + COHORT_OPTIONAL),
     "sessions": set(SESSION_COLUMNS + SESSION_OPTIONAL),
     "contacts": set(CONTACT_COLUMNS + CONTACT_OPTIONAL),
+    "tasks": set(TASK_COLUMNS + TASK_OPTIONAL),
 }
 SHARED = "*"
 LANGS = ("ru", "uz")
@@ -58,6 +64,7 @@ CANCELLED_REASON_REMOVED = "removed from the itinerary"
 FIELD_LIMITS = {
     "name": 200, "title": 200, "department": 200, "location": 200, "host": 200, "notes": 1000,
     "role": 200, "email": 254, "home_institution": 200, "host_institution": 200, "id": 64,
+    "details": 1000, "link": 500,
 }  # fmt: skip
 # A session this far outside its cohort's stay is a typo (a wrong year), not a plan.
 SESSION_DATE_MARGIN = timedelta(days=366)
@@ -118,6 +125,31 @@ class ContactsChange:
 
 
 @dataclass
+class TasksChange:
+    """A cohort's checklist as the file gives it (the whole list, in order)."""
+
+    cohort_code: str
+    before: list[TaskFields]
+    after: list[TaskFields]
+
+    @property
+    def added(self) -> int:
+        known = {t.external_id.upper() for t in self.before}
+        return len([t for t in self.after if t.external_id.upper() not in known])
+
+    @property
+    def removed(self) -> int:
+        kept = {t.external_id.upper() for t in self.after}
+        return len([t for t in self.before if t.external_id.upper() not in kept])
+
+    @property
+    def changed(self) -> int:
+        old = {t.external_id.upper(): t for t in self.before}
+        return len([t for t in self.after if t.external_id.upper() in old
+                    and old[t.external_id.upper()] != t])  # fmt: skip
+
+
+@dataclass
 class ImportPlan:
     """What an import would change; empty lists mean the file matches the database."""
 
@@ -125,6 +157,7 @@ class ImportPlan:
     cohorts_changed: list[tuple[Cohort, CohortFields]] = field(default_factory=list)
     sessions: list[SessionChange] = field(default_factory=list)
     contacts: list[ContactsChange] = field(default_factory=list)
+    tasks: list[TasksChange] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     # Written anyway, but worth a look: unknown columns, sessions at night or outside the stay.
     warnings: list[Problem] = field(default_factory=list)
@@ -135,7 +168,10 @@ class ImportPlan:
 
     @property
     def empty(self) -> bool:
-        return not (self.cohorts_added or self.cohorts_changed or self.sessions or self.contacts)
+        return not (
+            self.cohorts_added or self.cohorts_changed or self.sessions or self.contacts
+            or self.tasks
+        )  # fmt: skip
 
     def count(self, kind: str) -> int:
         return sum(1 for c in self.sessions if c.kind == kind)
@@ -156,6 +192,10 @@ def _kind(table: Table) -> str | None:
         return "sessions"
     if set(CONTACT_COLUMNS) <= columns:
         return "contacts"
+    if set(TASK_COLUMNS) <= columns:
+        return "tasks"
+    if set(PROGRESS_COLUMNS) <= columns:
+        return "progress"
     if set(COHORT_COLUMNS) <= columns:
         return "cohorts"
     return None
@@ -164,7 +204,7 @@ def _kind(table: Table) -> str | None:
 def _missing_columns_hint(table: Table) -> str:
     columns = set(table.header)
     best = min(
-        (COHORT_COLUMNS, SESSION_COLUMNS, CONTACT_COLUMNS),
+        (COHORT_COLUMNS, SESSION_COLUMNS, CONTACT_COLUMNS, TASK_COLUMNS),
         key=lambda required: len(set(required) - columns),
     )
     return ", ".join(c for c in best if c not in columns)
@@ -190,7 +230,9 @@ class Importer:
 
     async def plan_tables(self, tables: list[Table]) -> ImportPlan:
         plan = ImportPlan()
-        by_kind: dict[str, list[Table]] = {"cohorts": [], "sessions": [], "contacts": []}
+        by_kind: dict[str, list[Table]] = {
+            "cohorts": [], "sessions": [], "contacts": [], "tasks": [], "progress": [],
+        }  # fmt: skip
         for table in tables:
             kind = _kind(table)
             if kind is None:
@@ -204,6 +246,8 @@ class Importer:
                 )
                 continue
             by_kind[kind].append(table)
+            if kind == "progress":
+                continue  # a report of the export, not data to import
             for column in table.header:
                 if column and column not in KNOWN_COLUMNS[kind]:
                     plan.warnings.append(
@@ -231,12 +275,17 @@ class Importer:
         new_contacts: dict[str, list[ContactFields]] = {}
         for table in by_kind["contacts"]:
             self._plan_contacts(table, stays, new_contacts, plan)
+        new_tasks: dict[str, list[TaskFields]] = {}
+        task_keys: set[tuple[str, str]] = set()  # (cohort, task id) of every tasks table
+        for table in by_kind["tasks"]:
+            self._plan_tasks(table, stays, task_keys, new_tasks, plan)
         if plan.problems:
             plan.problems.sort(key=lambda p: (p.source, p.line or 0))
             return plan
         await self._diff_sessions(existing, stays, new_sessions, origins, plan)
         plan.warnings.sort(key=lambda p: (p.source, p.line or 0))
         await self._diff_contacts(existing, new_contacts, plan)
+        await self._diff_tasks(existing, new_tasks, plan)
         return plan
 
     # -- validation ------------------------------------------------------------------------
@@ -445,6 +494,77 @@ class Importer:
                 )
             )
 
+    def _plan_tasks(
+        self,
+        table: Table,
+        stays: dict[str, _Stay],
+        seen: set[tuple[str, str]],
+        result: dict[str, list[TaskFields]],
+        plan: ImportPlan,
+    ) -> None:
+        """A tasks file is the whole checklist of each cohort it names, in its order."""
+        from bot.services.tasks import parse_due
+
+        for line, row in table.rows:
+            errors: list[Problem] = []
+
+            def bad(message: str, _line: int = line, _errors: list = errors, **params: object):
+                _errors.append(problem(table.source, _line, message, **params))
+
+            code = row["cohort"].upper()
+            stay = stays.get(code)
+            if stay is None:
+                bad(N_("unknown cohort “{code}”"), code=row["cohort"])
+            key = row["id"]
+            if not key:
+                bad(N_("the id is empty"))
+            elif (code, key.upper()) in seen:
+                bad(N_("task “{id}” appears twice for cohort {code}"), id=key, code=row["cohort"])
+            seen.add((code, key.upper()))
+            title = Localized(row["title_en"], row["title_ru"], row["title_uz"])
+            if not title.any():
+                bad(N_("the title is empty in every language"))
+            rule = parse_due(row["due"])
+            if rule is None:
+                bad(
+                    N_(
+                        "due: “{value}” is not a date (YYYY-MM-DD) nor a day counted from the "
+                        "arrival or the departure (arrival+3d, departure-2d)"
+                    ),
+                    value=row["due"],
+                )
+            elif stay is not None:
+                day = rule.resolve(stay.arrives, stay.departs)
+                if not stay.arrives <= day <= stay.departs:
+                    bad(
+                        N_("due: {value} falls on {day}, outside the group's stay "
+                           "({arrives} – {departs})"),
+                        value=row["due"], day=day, arrives=stay.arrives, departs=stay.departs,
+                    )  # fmt: skip
+            link = row.get("link", "")
+            if link and not re.match(r"^https?://[^\s<>\"]+$", link):
+                bad(N_("link: “{value}” is not a web address (http:// or https://)"), value=link)
+            proof_text = row.get("needs_proof", "").lower()
+            if proof_text not in _TRUE | _FALSE:
+                bad(N_("needs_proof must be yes or no, not “{value}”"), value=row["needs_proof"])
+            _check_lengths(row, bad)
+            if errors:
+                plan.problems.extend(errors)
+                continue
+            result.setdefault(code, []).append(
+                TaskFields(
+                    external_id=key,
+                    title=title,
+                    due=row["due"].strip().lower(),
+                    details=Localized(
+                        row.get("details_en", ""), row.get("details_ru", ""),
+                        row.get("details_uz", ""),
+                    ),
+                    link=link,
+                    needs_proof=proof_text in _TRUE,
+                )
+            )  # fmt: skip
+
     # -- differences against the database ---------------------------------------------------
 
     async def _diff_sessions(
@@ -513,6 +633,21 @@ class Importer:
                     ContactsChange(cohort.code if cohort else code, cohort_id, before, contacts)
                 )
 
+    async def _diff_tasks(
+        self,
+        existing: dict[str, Cohort],
+        new_tasks: dict[str, list[TaskFields]],
+        plan: ImportPlan,
+    ) -> None:
+        for code, tasks in new_tasks.items():
+            cohort = existing.get(code)
+            before = (
+                [] if cohort is None
+                else [t.fields for t in await self._storage.tasks.for_cohort(cohort.id)]
+            )  # fmt: skip
+            if before != tasks:
+                plan.tasks.append(TasksChange(cohort.code if cohort else code, before, tasks))
+
     # -- writing ----------------------------------------------------------------------------
 
     async def apply(self, plan: ImportPlan) -> ImportResult:
@@ -576,6 +711,10 @@ class Importer:
                     else cohort_ids[contacts.cohort_code.upper()]
                 )
                 await storage.contacts.replace(cohort_id, contacts.after)
+            for checklist in plan.tasks:
+                await storage.tasks.replace(
+                    cohort_ids[checklist.cohort_code.upper()], checklist.after
+                )
         return result
 
     async def _move_to_zone(

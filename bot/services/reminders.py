@@ -372,7 +372,9 @@ class ReminderService:
         if not extra:
             return await self._sender.deliver_all("digest", ref, recipients, render)
 
-        def render_for(lines: Callable[[Translator], list[str]]) -> Callable[[Translator], Outgoing]:
+        def render_for(
+            lines: Callable[[Translator], list[str]],
+        ) -> Callable[[Translator], Outgoing]:
             def with_lines(tr: Translator) -> Outgoing:
                 plan = render(tr)
                 return Outgoing(plan.text + "\n\n" + "\n".join(lines(tr)), plan.markup)

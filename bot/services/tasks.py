@@ -27,7 +27,6 @@ from telegram.error import TelegramError
 
 from bot.callbacks import CallbackData
 from bot.clock import Clock
-from bot.formatting import day_name
 from bot.i18n import N_, Translator
 from bot.scheduling import JobScheduler
 from bot.services.delivery import Outgoing, Sender
@@ -175,7 +174,7 @@ class TaskService(TimedPlanner):
         self._scheduler = scheduler
         self._bot = bot
 
-    # -- reading -------------------------------------------------------------------------------
+    # -- reading ----------------------------------------------------------------------------------
 
     async def checklist(self, cohort: Cohort, user_id: int) -> list[TaskView]:
         tasks = await self._storage.tasks.for_cohort(cohort.id)
@@ -193,7 +192,9 @@ class TaskService(TimedPlanner):
         """The students, and per task each student's view of it."""
         students = await self.students(cohort)
         tasks = await self._storage.tasks.for_cohort(cohort.id)
-        by_key = {(p.task_id, p.user_id): p for p in await self._storage.tasks.progress_in(cohort.id)}
+        by_key = {
+            (p.task_id, p.user_id): p for p in await self._storage.tasks.progress_in(cohort.id)
+        }
         now = self._clock.now()
         table = [
             (t, {u.telegram_id: view_of(t, cohort, by_key.get((t.id, u.telegram_id)), now)
@@ -213,7 +214,7 @@ class TaskService(TimedPlanner):
         cohort = await self._storage.cohorts.get(task.cohort_id)
         return None if cohort is None else Found(cohort, task)
 
-    # -- a student's actions ---------------------------------------------------------------------
+    # -- a student's actions ----------------------------------------------------------------------
 
     async def tick(self, user_id: int, task_id: int) -> Outcome:
         found = await self._students_task(user_id, task_id)
@@ -274,7 +275,9 @@ class TaskService(TimedPlanner):
                     message_id=message_id,
                     caption=caption(tr, task),
                     parse_mode=ParseMode.HTML,
-                    reply_markup=decision_markup(person.telegram_id, task.id, student.telegram_id, tr),
+                    reply_markup=decision_markup(
+                        person.telegram_id, task.id, student.telegram_id, tr
+                    ),
                 )
                 copied += 1
             except TelegramError as exc:
@@ -284,7 +287,7 @@ class TaskService(TimedPlanner):
         await tasks.proof_sent(task_id, student.telegram_id, now)
         return Outcome.SENT, task
 
-    # -- staff actions ------------------------------------------------------------------------------
+    # -- staff actions ----------------------------------------------------------------------------
 
     async def decide(
         self, staff_id: int, cohort: Cohort, task: Task, student_id: int, reason: int | None
@@ -334,7 +337,9 @@ class TaskService(TimedPlanner):
             title = escape(task.title.get(tr.language))
             await self._sender.send_once(
                 student_id,
-                Outgoing("✅ " + tr("Your supervisor marked “{task}” as done.").format(task=title)),
+                Outgoing(
+                    "✅ " + tr("Your supervisor marked “{task}” as done.").format(task=title)
+                ),
             )
         return Outcome.DONE
 
@@ -447,7 +452,7 @@ class TaskService(TimedPlanner):
         self, cohort: Cohort, tomorrow: date
     ) -> dict[int, Callable[[Translator], list[str]]]:
         """For the evening plan: per student, their open tasks due tomorrow."""
-        students, table = await self.overview(cohort)
+        _, table = await self.overview(cohort)
         due: dict[int, list[Task]] = {}
         for task, views in table:
             for user_id, view in views.items():
@@ -477,7 +482,9 @@ def detail_lines(task: Task, tr: Translator, indent: str = "") -> list[str]:
 
 
 def button(label: str, user_id: int, arg: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=CallbackData(TASK_ACTION, user_id, arg).encode())
+    return InlineKeyboardButton(
+        label, callback_data=CallbackData(TASK_ACTION, user_id, arg).encode()
+    )
 
 
 def short(text: str, limit: int = 28) -> str:
@@ -491,11 +498,15 @@ def task_markup(view: TaskView, tr: Translator, user_id: int) -> InlineKeyboardM
     return InlineKeyboardMarkup([[task_button(view.task, tr, user_id)]])
 
 
-def task_button(task: Task, tr: Translator, user_id: int) -> InlineKeyboardButton:
+def task_button(
+    task: Task, tr: Translator, user_id: int, *, listed: bool = False
+) -> InlineKeyboardButton:
+    """Done (or Send a proof); `listed`: under the checklist, which a press redraws."""
     title = short(task.title.get(tr.language))
+    where = ":l" if listed else ""
     if task.needs_proof:
-        return button("📎 " + title, user_id, f"p:{task.id}")
-    return button("✅ " + title, user_id, f"d:{task.id}")
+        return button("📎 " + title, user_id, f"p:{task.id}{where}")
+    return button("✅ " + title, user_id, f"d:{task.id}{where}")
 
 
 def proof_markup(user_id: int, task_id: int, tr: Translator) -> InlineKeyboardMarkup:
@@ -528,4 +539,3 @@ def reasons_markup(
     ]
     rows.append([button("⬅️ " + tr.pgettext("button", "Back"), staff_id, f"b:{ref}")])
     return InlineKeyboardMarkup(rows)
-

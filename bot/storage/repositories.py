@@ -11,7 +11,6 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.db import BadStoredValue, Database, from_db, to_db
-from bot.storage.tasks import TaskRepository
 from bot.storage.models import (
     Announcement,
     AnnouncementDelivery,
@@ -26,6 +25,7 @@ from bot.storage.models import (
     SessionChangeRecord,
     User,
 )
+from bot.storage.tasks import TaskRepository
 
 
 def _cohort(row: aiosqlite.Row) -> Cohort:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import aiosqlite
@@ -23,7 +23,7 @@ class TaskFields:
     external_id: str
     title: Localized
     due: str  # "2026-09-18", "arrival+3d", "departure-2d"
-    details: Localized = Localized()
+    details: Localized = field(default_factory=Localized)
     link: str = ""
     needs_proof: bool = False
 
@@ -112,8 +112,7 @@ class TaskRepository:
 
     async def for_cohort(self, cohort_id: int, *, removed: bool = False) -> list[Task]:
         rows = await self._db.fetchall(
-            "SELECT * FROM tasks WHERE cohort_id = ? AND (removed = 0 OR ?)"
-            " ORDER BY position, id",
+            "SELECT * FROM tasks WHERE cohort_id = ? AND (removed = 0 OR ?) ORDER BY position, id",
             (cohort_id, int(removed)),
         )
         return self._db.each(rows, _task)
@@ -142,7 +141,7 @@ class TaskRepository:
             [_params(cohort_id, i, f) for i, f in enumerate(tasks)],
         )
 
-    # -- progress --------------------------------------------------------------------------
+    # -- progress ---------------------------------------------------------------------------------
 
     async def progress_of(self, user_id: int, cohort_id: int) -> dict[int, TaskProgress]:
         rows = await self._db.fetchall(
@@ -210,7 +209,7 @@ class TaskRepository:
             params = (by, reason, to_db(now), task_id, user_id)
         return await self._db.execute(sql, params) > 0
 
-    # -- a proof awaited from a student ------------------------------------------------------
+    # -- a proof awaited from a student -----------------------------------------------------------
 
     async def await_proof(self, user_id: int, task_id: int, now: datetime) -> None:
         await self._db.execute(
@@ -232,7 +231,7 @@ class TaskRepository:
     async def stop_awaiting(self, user_id: int) -> bool:
         return await self._db.execute("DELETE FROM task_waits WHERE user_id = ?", (user_id,)) > 0
 
-    # -- personal data -------------------------------------------------------------------------
+    # -- personal data ----------------------------------------------------------------------------
 
     async def forget_user(self, user_id: int) -> None:
         await self._db.execute("DELETE FROM task_progress WHERE user_id = ?", (user_id,))
@@ -241,7 +240,8 @@ class TaskRepository:
     async def purge_cohort(self, cohort_id: int) -> None:
         """The members' progress goes; the checklist itself is programme data and stays."""
         await self._db.execute(
-            "DELETE FROM task_progress WHERE task_id IN (SELECT id FROM tasks WHERE cohort_id = ?)",
+            "DELETE FROM task_progress"
+            " WHERE task_id IN (SELECT id FROM tasks WHERE cohort_id = ?)",
             (cohort_id,),
         )
         await self._db.execute(
