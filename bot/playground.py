@@ -40,7 +40,7 @@ from bot.storage.models import Role
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = ROOT / "data"
-DEMO_FILES = ("cohorts.csv", "sessions.csv", "contacts.csv")
+DEMO_FILES = ("cohorts.csv", "sessions.csv", "contacts.csv", "tasks.csv")  # tasks: /tasks
 DATE_COLUMNS = ("date", "arrives", "departs")
 QUIET_SECONDS = 0.4
 REPLY_TIMEOUT = 15.0

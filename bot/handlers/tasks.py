@@ -174,8 +174,8 @@ async def overview(update: Update, context: BotContext, cohort: Cohort) -> None:
             lines.append(
                 "   ❗ " + tr("Overdue: {names}").format(names=", ".join(map(mention, overdue)))
             )
-    code = escape(cohort.code)
-    lines += ["", tr("One task, student by student: /tasks {code} <task id>").format(code=code)]
+    hint = tr("One task, student by student: /tasks {code} <task id>").format(code=cohort.code)
+    lines += ["", escape(hint)]
     await reply_long(update, lines)
 
 

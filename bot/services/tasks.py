@@ -477,7 +477,7 @@ def detail_lines(task: Task, tr: Translator, indent: str = "") -> list[str]:
     if details:
         lines.append(f"{indent}📝 {escape(details)}")
     if task.link:
-        lines.append(f'{indent}🔗 <a href="{escape(task.link)}">{escape(task.link)}</a>')
+        lines.append(f"{indent}🔗 {escape(task.link)}")  # Telegram makes it a link
     return lines
 
 
