@@ -4,7 +4,8 @@ reminders and the overdue list on the timed queue, export, personal data, permis
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 from openpyxl import load_workbook
 
@@ -17,6 +18,7 @@ from bot.storage import Storage
 from bot.storage.models import Cohort
 from tests.conftest import COORDINATOR_ID, DATA, BotFactory, BotHarness, Chat, stop_bot
 from tests.test_clock import almaty, join_three
+from tests.test_playground import play
 from tests.test_staff import REFUSAL, actors
 
 # At the harness's start (Wednesday 16 September 2026, 08:00 in Almaty; arrival was the 15th):
@@ -462,4 +464,11 @@ async def test_demo_checklist_imports_cleanly_in_three_languages(demo_storage: S
         assert not t.link or t.link.startswith("https://example.")
         assert cohort.arrives <= (due_date(t, cohort) or date.min) <= cohort.departs
     assert any(t.needs_proof for t in tasks)
-    assert timedelta(0) <= timedelta(days=1)
+
+
+async def test_playground_shows_the_checklist_and_ticking_a_task(tmp_path: Path) -> None:
+    transcript = await play(tmp_path, "/tasks\n:1\n", start=almaty(16, 8))
+    assert "Your arrival checklist" in transcript and "0 of 6 done" in transcript
+    assert "Hand your passport to the international office" in transcript
+    assert "(pop-up) ✅ Done!" in transcript and "1 of 6 done" in transcript
+    assert "<s>" not in transcript  # struck through as the terminal can, no raw tags
