@@ -363,6 +363,8 @@ async def test_staff_overview_detail_and_marking_done_by_hand(harness: BotHarnes
     assert len(audit) == 1 and audit[0]["actor_id"] == SUPERVISOR
     # The coordinator names the group; an unknown task id is said plainly.
     coordinator = harness.user(COORDINATOR_ID, "en")
+    log = (await coordinator.send("/audit TPI-2026")).text or ""
+    assert "Test User: a task ticked by hand" in log and "PHOTO · Student card photo" in log
     assert "1 of 3 done" in ((await coordinator.send("/tasks TPI-2026")).text or "")
     unknown = (await coordinator.send("/tasks TPI-2026 NOPE<b>")).text or ""
     assert "There is no task “NOPE&lt;b&gt;”" in unknown

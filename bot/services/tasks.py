@@ -300,7 +300,7 @@ class TaskService(TimedPlanner):
             return Outcome.ALREADY
         await self._storage.audit.record(
             now, staff_id, cohort.id, "task_accept" if accept else "task_reject",
-            f"{task.external_id} user {student_id}", after=text,
+            f"user {student_id}", after=_audited(task, text),
         )  # fmt: skip
         student = await self._storage.users.get(student_id)
         if student is not None and student.reachable:
@@ -330,7 +330,7 @@ class TaskService(TimedPlanner):
             return Outcome.ALREADY
         await self._storage.tasks.stop_awaiting(student_id)
         await self._storage.audit.record(
-            now, staff_id, cohort.id, "task_done", f"{task.external_id} user {student_id}"
+            now, staff_id, cohort.id, "task_done", f"user {student_id}", after=_audited(task)
         )
         if student.reachable:
             tr = self._sender.translator(student)
@@ -469,6 +469,11 @@ class TaskService(TimedPlanner):
             return lines
 
         return {uid: lines_of(tasks) for uid, tasks in due.items()}
+
+
+def _audited(task: Task, reason: str = "") -> str:
+    """What an audit entry keeps of a task (data, shown as it is): id, title, the reason."""
+    return " · ".join(p for p in (task.external_id, str(task.title), reason) if p)
 
 
 def detail_lines(task: Task, tr: Translator, indent: str = "") -> list[str]:
