@@ -474,3 +474,23 @@ async def test_playground_shows_the_checklist_and_ticking_a_task(tmp_path: Path)
     assert "Hand your passport to the international office" in transcript
     assert "(pop-up) ✅ Done!" in transcript and "1 of 6 done" in transcript
     assert "<s>" not in transcript  # struck through as the terminal can, no raw tags
+
+
+async def test_a_long_checklist_stays_one_message_that_a_press_can_edit(
+    harness: BotHarness,
+) -> None:
+    rows = "".join(
+        f"TPI-2026,T{i},Task {i},,,arrival+{i}d,{'Долгое описание. ' * 58}\n" for i in range(8)
+    )
+    text = "cohort,id,title_en,title_ru,title_uz,due,details_ru\n" + rows
+    assert await import_text(harness.storage, ("tasks.csv", text)) == []
+    ru = harness.user(802, "ru")
+    await ru.join(await harness.invite_code())
+    start = len(harness.emulator.sent)
+    checklist = await ru.send("/tasks")
+    await harness.idle()
+    assert len([m for m in harness.emulator.sent[start:] if m.chat_id == 802]) == 1
+    assert len(checklist.buttons()) == 8  # T0 (due on arrival) is overdue: still a button
+    await pressed_answer(harness, ru, checklist, data_of(checklist, "✅ Task 3"))
+    edited = harness.emulator.sent[-1]
+    assert edited.method == "editMessageText" and "<s>Task 3</s>" in (edited.text or "")

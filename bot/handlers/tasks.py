@@ -8,7 +8,7 @@ from html import escape
 from telegram import InlineKeyboardMarkup, Update
 
 from bot.context import BotContext
-from bot.formatting import day_name, local_date
+from bot.formatting import MAX_MESSAGE_UNITS, day_name, fit_message, local_date, utf16_len
 from bot.handlers.common import (
     cohort_for,
     current_cohort,
@@ -100,13 +100,23 @@ def _due_text(view: TaskView, cohort: Cohort, tr: Translator, now_local_year: in
 async def checklist_message(
     context: BotContext, cohort: Cohort
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """A student's checklist in their language, with a button for each task still open."""
+    """A student's checklist in their language, with a button for each task still open; one
+    message (a press edits it), so the details go when a long checklist would not fit."""
+    views = await context.services.tasks.checklist(cohort, context.actor.user_id)
+    if not views:
+        return "📋 " + context.tr("Your group has no checklist yet."), None
+    text, markup = _checklist(context, cohort, views, details=True)
+    if utf16_len(text) > MAX_MESSAGE_UNITS:
+        text, markup = _checklist(context, cohort, views, details=False)
+    return fit_message(text), markup
+
+
+def _checklist(
+    context: BotContext, cohort: Cohort, views: list[TaskView], *, details: bool
+) -> tuple[str, InlineKeyboardMarkup | None]:
     tr = context.tr
     services = context.services
     user_id = context.actor.user_id
-    views = await services.tasks.checklist(cohort, user_id)
-    if not views:
-        return "📋 " + tr("Your group has no checklist yet."), None
     now = services.clock.now()
     year = now.astimezone(cohort.tz).year
     done = sum(1 for v in views if v.state is State.DONE)
@@ -132,7 +142,8 @@ async def checklist_message(
             continue
         if view.progress is not None and view.progress.status == REJECTED and view.progress.reason:
             lines.append("   ↩️ " + escape(tr(view.progress.reason)))
-        lines += detail_lines(task, tr, "   ")
+        if details:
+            lines += detail_lines(task, tr, "   ")
         if task.needs_proof:
             lines.append("   📎 " + tr("Needs a photo or a document as proof."))
         buttons.append([task_button(task, tr, user_id, listed=True)])
