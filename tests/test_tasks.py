@@ -14,10 +14,19 @@ from bot.emulator import SentMessage
 from bot.services.export import export_cohort
 from bot.services.importer import Importer
 from bot.services.tasks import due_date
-from bot.storage import Storage
+from bot.storage import Database, Storage
 from bot.storage.models import Cohort
-from tests.conftest import COORDINATOR_ID, DATA, BotFactory, BotHarness, Chat, stop_bot
+from tests.conftest import (
+    COORDINATOR_ID,
+    DATA,
+    BotFactory,
+    BotHarness,
+    Chat,
+    seed_demo,
+    stop_bot,
+)
 from tests.test_clock import almaty, join_three
+from tests.test_operations import run_cli
 from tests.test_playground import play
 from tests.test_staff import REFUSAL, actors
 
@@ -494,3 +503,18 @@ async def test_a_long_checklist_stays_one_message_that_a_press_can_edit(
     await pressed_answer(harness, ru, checklist, data_of(checklist, "✅ Task 3"))
     edited = harness.emulator.sent[-1]
     assert edited.method == "editMessageText" and "<s>Task 3</s>" in (edited.text or "")
+
+
+async def test_command_line_export_writes_the_tasks_sheets(tmp_path: Path) -> None:
+    database = tmp_path / "cli.sqlite3"
+    await seed_demo(database)
+    async with Database(database) as db:
+        assert await import_text(Storage(db), ("tasks.csv", TASKS)) == []
+    target = tmp_path / "out.xlsx"
+    result = run_cli("export", "TPI-2026", str(target), database=database)
+    assert result.returncode == 0 and "exported TPI-2026" in result.stdout, result.stderr
+    book = load_workbook(target)
+    assert "tasks" in book.sheetnames and book["tasks"].max_row == 4
+    async with Database(database) as db:
+        plan = await Importer(Storage(db)).plan_files([("out.xlsx", target.read_bytes())])
+        assert plan.ok and plan.empty
