@@ -381,14 +381,14 @@ class ReminderService:
 
             return with_lines
 
-        tally: dict[str, int] = {}
-        for user in recipients:  # each member's own lines (their tasks due tomorrow)
-            if user.telegram_id not in extra and not planned:
-                continue
-            own = extra.get(user.telegram_id)
-            status = await self._sender.deliver(
-                "digest", ref, user, render if own is None else render_for(own)
-            )
+        # Each member's own lines (their tasks due tomorrow): one render per member.
+        plain = [u for u in recipients if planned and u.telegram_id not in extra]
+        tally = await self._sender.deliver_all("digest", ref, plain, render) if plain else {}
+        statuses = await asyncio.gather(*(
+            self._sender.deliver("digest", ref, u, render_for(extra[u.telegram_id]))
+            for u in recipients if u.telegram_id in extra
+        ))  # fmt: skip
+        for status in statuses:
             tally[status] = tally.get(status, 0) + 1
         return tally
 
