@@ -518,3 +518,26 @@ async def test_command_line_export_writes_the_tasks_sheets(tmp_path: Path) -> No
     async with Database(database) as db:
         plan = await Importer(Storage(db)).plan_files([("out.xlsx", target.read_bytes())])
         assert plan.ok and plan.empty
+
+
+async def test_tasks_file_sent_in_chat_is_previewed_then_confirmed(harness: BotHarness) -> None:
+    await setup(harness)
+    emu = harness.emulator
+    coordinator = harness.user(COORDINATOR_ID, "en")
+    bad = TASKS.replace("arrival+2d", "arrival+-2d")
+    start = len(emu.sent)
+    await emu.send_document(COORDINATOR_ID, "tasks.csv", bad.encode(), caption="/import")
+    refused = await emu.wait_for_message(COORDINATOR_ID, after=start)
+    assert "1 problem" in (refused.text or "") and "line 3" in (refused.text or "")
+    changed = TASKS.replace("TPI-2026,PHOTO,Student card photo", "TPI-2026,SIM,Local SIM card")
+    start = len(emu.sent)
+    await emu.send_document(COORDINATOR_ID, "tasks.csv", changed.encode(), caption="/import")
+    preview = await emu.wait_for_message(COORDINATOR_ID, after=start)
+    assert "Checklist of TPI-2026: 1 new, 0 changed, 1 removed" in (preview.text or "")
+    confirmed = await coordinator.press(preview, preview.buttons()[0][1])
+    assert "Imported" in (confirmed.text or "")
+    cohort = await cohort_of(harness)
+    ids = [t.external_id for t in await harness.storage.tasks.for_cohort(cohort.id)]
+    assert ids == ["PASS", "DORM", "SIM"]
+    audit = await harness.storage.db.fetchall("SELECT * FROM audit WHERE action = 'import'")
+    assert len(audit) == 1 and audit[0]["cohort_id"] == cohort.id
