@@ -227,6 +227,11 @@ async def test_proof_round_trip_reject_with_reason_then_accept(harness: BotHarne
     await emu.send_document(802, "form.pdf", b"%PDF signed form")
     copy2, _ = await emu.wait_for_messages(2, after=start)
     assert copy2.method == "copyMessage" and copy2.filename == "form.pdf"
+    # The first copy's Accept does not accept the new proof, which nobody has looked at yet.
+    old_accept = data_of(copy, "✅")
+    assert "already been decided" in await pressed_answer(harness, supervisor, copy, old_accept)
+    row = await harness.storage.tasks.progress(await task_id(harness, "DORM"), 802)
+    assert row is not None and row.status == "proof_sent"
     start = len(emu.sent)
     await pressed_answer(harness, supervisor, copy2, data_of(copy2, "✅"))
     accepted = await emu.wait_for_message(802, after=start)
@@ -413,7 +418,7 @@ async def test_permission_matrix(harness: BotHarness) -> None:
         chat = chats[actor]
         message = await chat.send("/help")
         for op in ("m", "a", "x0"):
-            data = f"v1:tsk:{chat.user_id}:{op}:{photo}:1101"
+            data = f"v1:tsk:{chat.user_id}:{op}:{photo}:1101:7"
             if REFUSAL not in await pressed_answer(harness, chat, message, data):
                 failures.append(f"{actor} pressed {op}")
     assert not failures, "\n".join(failures)

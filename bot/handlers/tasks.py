@@ -272,11 +272,12 @@ async def task_pressed(update: Update, context: BotContext) -> None:
         listed = parts[1:2] == ["l"]
         await _student_pressed(update, context, op, ids[0], listed)
         return
-    ids = _numbers(parts, 2)
+    # m:<task>:<student>; a decision also names the proof (the student's message).
+    ids = _numbers(parts, 2 if op == "m" else 3)
     if ids is None or op not in ("a", "r", "b", "m", "x0", "x1", "x2"):
         await query.answer(tr("This button is out of date."))
         return
-    task_id, student_id = ids
+    task_id, student_id, proof = (*ids, 0)[:3]
     services = context.services
     task = await services.storage.tasks.get(task_id)
     cohort = None if task is None else await services.storage.cohorts.get(task.cohort_id)
@@ -289,11 +290,11 @@ async def task_pressed(update: Update, context: BotContext) -> None:
     staff_id = context.actor.user_id
     if op == "r":
         await query.answer()
-        await edit_markup(query, reasons_markup(staff_id, task_id, student_id, tr))
+        await edit_markup(query, reasons_markup(staff_id, task_id, student_id, proof, tr))
         return
     if op == "b":
         await query.answer()
-        await edit_markup(query, decision_markup(staff_id, task_id, student_id, tr))
+        await edit_markup(query, decision_markup(staff_id, task_id, student_id, proof, tr))
         return
     if op == "m":
         outcome = await services.tasks.mark_by_hand(staff_id, cohort, task, student_id)
@@ -307,7 +308,7 @@ async def task_pressed(update: Update, context: BotContext) -> None:
         await edit(query, text, markup)
         return
     reason = None if op == "a" else int(op[1:])
-    outcome = await services.tasks.decide(staff_id, cohort, task, student_id, reason)
+    outcome = await services.tasks.decide(staff_id, cohort, task, student_id, proof, reason)
     if outcome is Outcome.DONE:
         await query.answer(
             tr("Accepted; the student is told.") if reason is None

@@ -277,7 +277,7 @@ class TaskService(TimedPlanner):
                     caption=caption(tr, task),
                     parse_mode=ParseMode.HTML,
                     reply_markup=decision_markup(
-                        person.telegram_id, task.id, student.telegram_id, tr
+                        person.telegram_id, task.id, student.telegram_id, message_id, tr
                     ),
                 )
                 copied += 1
@@ -285,19 +285,29 @@ class TaskService(TimedPlanner):
                 log.warning("could not copy a proof to a staff member: %s", exc)
         if not copied:
             return Outcome.NOBODY, task
-        await tasks.proof_sent(task_id, student.telegram_id, now)
+        await tasks.proof_sent(task_id, student.telegram_id, message_id, now)
         return Outcome.SENT, task
 
     # -- staff actions ----------------------------------------------------------------------------
 
     async def decide(
-        self, staff_id: int, cohort: Cohort, task: Task, student_id: int, reason: int | None
+        self,
+        staff_id: int,
+        cohort: Cohort,
+        task: Task,
+        student_id: int,
+        proof: int,
+        reason: int | None,
     ) -> Outcome:
-        """Accept (reason None) or reject a proof; the student is told in their language."""
+        """Accept (reason None) or reject the proof that was the student's message `proof`;
+        the student is told in their language. A decision on an older proof does nothing."""
         now = self._clock.now()
         accept = reason is None
         text = "" if accept else REJECT_REASONS[reason]  # type: ignore[index]
-        if not await self._storage.tasks.decide(task.id, student_id, accept, staff_id, text, now):
+        decided = await self._storage.tasks.decide(
+            task.id, student_id, proof, accept, staff_id, text, now
+        )
+        if not decided:
             return Outcome.ALREADY
         await self._storage.audit.record(
             now, staff_id, cohort.id, "task_accept" if accept else "task_reject",
@@ -535,9 +545,9 @@ def proof_markup(user_id: int, task_id: int, tr: Translator) -> InlineKeyboardMa
 
 
 def decision_markup(
-    staff_id: int, task_id: int, student_id: int, tr: Translator
+    staff_id: int, task_id: int, student_id: int, proof: int, tr: Translator
 ) -> InlineKeyboardMarkup:
-    ref = f"{task_id}:{student_id}"
+    ref = f"{task_id}:{student_id}:{proof}"
     return InlineKeyboardMarkup(
         [
             [
@@ -549,9 +559,9 @@ def decision_markup(
 
 
 def reasons_markup(
-    staff_id: int, task_id: int, student_id: int, tr: Translator
+    staff_id: int, task_id: int, student_id: int, proof: int, tr: Translator
 ) -> InlineKeyboardMarkup:
-    ref = f"{task_id}:{student_id}"
+    ref = f"{task_id}:{student_id}:{proof}"
     rows = [
         [button(short(tr(reason), 60), staff_id, f"x{i}:{ref}")]
         for i, reason in enumerate(REJECT_REASONS)

@@ -259,6 +259,7 @@ CREATE TABLE task_progress (
     done_at TEXT,
     marked_by INTEGER,
     reason TEXT NOT NULL DEFAULT '',
+    proof_message INTEGER,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (task_id, user_id)
 );

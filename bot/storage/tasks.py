@@ -57,6 +57,7 @@ class TaskProgress:
     marked_by: int | None
     reason: str
     updated_at: datetime
+    proof_message: int | None = None  # the student's message the latest proof was
 
 
 def _task(row: aiosqlite.Row) -> Task:
@@ -85,6 +86,7 @@ def _progress(row: aiosqlite.Row) -> TaskProgress:
         marked_by=row["marked_by"],
         reason=row["reason"],
         updated_at=updated,
+        proof_message=row["proof_message"],
     )
 
 
@@ -178,35 +180,46 @@ class TaskRepository:
         )
         return changed > 0
 
-    async def proof_sent(self, task_id: int, user_id: int, now: datetime) -> bool:
-        """A proof is on its way to staff; False if the task is already done."""
+    async def proof_sent(self, task_id: int, user_id: int, message_id: int, now: datetime) -> bool:
+        """A proof (the student's message `message_id`) is on its way to staff; False if the
+        task is already done."""
         changed = await self._db.execute(
-            "INSERT INTO task_progress (task_id, user_id, status, updated_at)"
-            " VALUES (?, ?, 'proof_sent', ?) ON CONFLICT (task_id, user_id) DO UPDATE SET"
-            " status = 'proof_sent', reason = '', updated_at = excluded.updated_at"
-            " WHERE task_progress.status != 'done'",
-            (task_id, user_id, to_db(now)),
+            "INSERT INTO task_progress (task_id, user_id, status, proof_message, updated_at)"
+            " VALUES (?, ?, 'proof_sent', ?, ?) ON CONFLICT (task_id, user_id) DO UPDATE SET"
+            " status = 'proof_sent', reason = '', proof_message = excluded.proof_message,"
+            " updated_at = excluded.updated_at WHERE task_progress.status != 'done'",
+            (task_id, user_id, message_id, to_db(now)),
         )
         return changed > 0
 
     async def decide(
-        self, task_id: int, user_id: int, accept: bool, by: int, reason: str, now: datetime
+        self,
+        task_id: int,
+        user_id: int,
+        proof_message: int,
+        accept: bool,
+        by: int,
+        reason: str,
+        now: datetime,
     ) -> bool:
-        """Accepts or rejects a proof awaiting a decision; False when there is none (decided
-        already, by this or another staff member)."""
+        """Accepts or rejects the proof `proof_message` if it awaits a decision; False when
+        not (decided already, by this or another staff member, or a newer proof came)."""
         if accept:
             sql = (
                 "UPDATE task_progress SET status = 'done', done_at = ?, marked_by = ?,"
                 " reason = '', updated_at = ? WHERE task_id = ? AND user_id = ?"
-                " AND status = 'proof_sent'"
+                " AND status = 'proof_sent' AND proof_message = ?"
             )
-            params: tuple[object, ...] = (to_db(now), by, to_db(now), task_id, user_id)
+            params: tuple[object, ...] = (
+                to_db(now), by, to_db(now), task_id, user_id, proof_message,
+            )  # fmt: skip
         else:
             sql = (
                 "UPDATE task_progress SET status = 'rejected', marked_by = ?, reason = ?,"
                 " updated_at = ? WHERE task_id = ? AND user_id = ? AND status = 'proof_sent'"
+                " AND proof_message = ?"
             )
-            params = (by, reason, to_db(now), task_id, user_id)
+            params = (by, reason, to_db(now), task_id, user_id, proof_message)
         return await self._db.execute(sql, params) > 0
 
     # -- a proof awaited from a student -----------------------------------------------------------
