@@ -458,9 +458,20 @@ async def test_forget_me_and_purge_take_the_progress_along(harness: BotHarness) 
     for uid in STUDENTS:
         await harness.storage.tasks.mark_done(pass_, uid, now)
     await harness.storage.tasks.await_proof(801, dorm, now)
+    # Each write says whether it changed something, on a fresh row and on an existing one.
+    tasks = harness.storage.tasks
+    assert await tasks.proof_sent(dorm, 802, 41, now) and await tasks.proof_sent(
+        dorm, 802, 42, now
+    )
+    assert not await tasks.decide(dorm, 802, 41, True, SUPERVISOR, "", now)  # an older proof
+    assert await tasks.decide(dorm, 802, 42, False, SUPERVISOR, "why", now)
+    assert await tasks.mark_done(dorm, 802, now, SUPERVISOR)
+    assert not await tasks.mark_done(dorm, 802, now) and not await tasks.proof_sent(
+        dorm, 802, 43, now
+    )
     await harness.storage.operations.forget_user(801)
     rows = await harness.storage.db.fetchall("SELECT user_id FROM task_progress ORDER BY user_id")
-    assert [r[0] for r in rows] == [802, 803]
+    assert [r[0] for r in rows] == [802, 802, 803]
     assert await harness.storage.db.fetchall("SELECT * FROM task_waits") == []
     await harness.storage.operations.purge_cohort((await cohort_of(harness)).id, now)
     assert await harness.storage.db.fetchall("SELECT * FROM task_progress") == []

@@ -171,26 +171,42 @@ class TaskRepository:
         self, task_id: int, user_id: int, now: datetime, marked_by: int | None = None
     ) -> bool:
         """True when this call made it done (False: it already was)."""
-        changed = await self._db.execute(
-            "INSERT INTO task_progress (task_id, user_id, status, done_at, marked_by, updated_at)"
-            " VALUES (?, ?, 'done', ?, ?, ?) ON CONFLICT (task_id, user_id) DO UPDATE SET"
-            " status = 'done', done_at = excluded.done_at, marked_by = excluded.marked_by,"
-            " reason = '', updated_at = excluded.updated_at WHERE task_progress.status != 'done'",
-            (task_id, user_id, to_db(now), marked_by, to_db(now)),
-        )
-        return changed > 0
+        # An UPDATE, then an INSERT that a present row ignores: each statement's count tells
+        # what it did (an upsert's count does not say whether its WHERE let it update).
+        async with self._db.transaction():
+            if await self._db.execute(
+                "UPDATE task_progress SET status = 'done', done_at = ?, marked_by = ?,"
+                " reason = '', updated_at = ? WHERE task_id = ? AND user_id = ?"
+                " AND status != 'done'",
+                (to_db(now), marked_by, to_db(now), task_id, user_id),
+            ):
+                return True
+            return bool(
+                await self._db.execute(
+                    "INSERT OR IGNORE INTO task_progress (task_id, user_id, status, done_at,"
+                    " marked_by, updated_at) VALUES (?, ?, 'done', ?, ?, ?)",
+                    (task_id, user_id, to_db(now), marked_by, to_db(now)),
+                )
+            )
 
     async def proof_sent(self, task_id: int, user_id: int, message_id: int, now: datetime) -> bool:
         """A proof (the student's message `message_id`) is on its way to staff; False if the
         task is already done."""
-        changed = await self._db.execute(
-            "INSERT INTO task_progress (task_id, user_id, status, proof_message, updated_at)"
-            " VALUES (?, ?, 'proof_sent', ?, ?) ON CONFLICT (task_id, user_id) DO UPDATE SET"
-            " status = 'proof_sent', reason = '', proof_message = excluded.proof_message,"
-            " updated_at = excluded.updated_at WHERE task_progress.status != 'done'",
-            (task_id, user_id, message_id, to_db(now)),
-        )
-        return changed > 0
+        async with self._db.transaction():
+            if await self._db.execute(
+                "UPDATE task_progress SET status = 'proof_sent', reason = '',"
+                " proof_message = ?, updated_at = ? WHERE task_id = ? AND user_id = ?"
+                " AND status != 'done'",
+                (message_id, to_db(now), task_id, user_id),
+            ):
+                return True
+            return bool(
+                await self._db.execute(
+                    "INSERT OR IGNORE INTO task_progress (task_id, user_id, status,"
+                    " proof_message, updated_at) VALUES (?, ?, 'proof_sent', ?, ?)",
+                    (task_id, user_id, message_id, to_db(now)),
+                )
+            )
 
     async def decide(
         self,
