@@ -472,6 +472,9 @@ async def test_forget_me_and_purge_take_the_progress_along(harness: BotHarness) 
     await harness.storage.operations.forget_user(801)
     rows = await harness.storage.db.fetchall("SELECT user_id FROM task_progress ORDER BY user_id")
     assert [r[0] for r in rows] == [802, 802, 803]
+    await harness.storage.operations.forget_user(SUPERVISOR)
+    marked = await harness.storage.db.fetchall("SELECT marked_by FROM task_progress")
+    assert {r[0] for r in marked} == {None}
     assert await harness.storage.db.fetchall("SELECT * FROM task_waits") == []
     await harness.storage.operations.purge_cohort((await cohort_of(harness)).id, now)
     assert await harness.storage.db.fetchall("SELECT * FROM task_progress") == []

@@ -265,6 +265,10 @@ class TaskRepository:
     async def forget_user(self, user_id: int) -> None:
         await self._db.execute("DELETE FROM task_progress WHERE user_id = ?", (user_id,))
         await self._db.execute("DELETE FROM task_waits WHERE user_id = ?", (user_id,))
+        # A supervisor who leaves: the students' ticks stay, without who made them.
+        await self._db.execute(
+            "UPDATE task_progress SET marked_by = NULL WHERE marked_by = ?", (user_id,)
+        )
 
     async def purge_cohort(self, cohort_id: int) -> None:
         """The members' progress goes; the checklist itself is programme data and stays."""
