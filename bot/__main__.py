@@ -47,6 +47,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("stats", help="numbers for operators")
     purge = sub.add_parser("purge", help="delete a finished cohort's members and messages")
     purge.add_argument("cohort")
+    export = sub.add_parser("export", help="a cohort as XLSX in the import format, with tasks")
+    export.add_argument("cohort")
+    export.add_argument("file", help="the .xlsx file to write (must not exist)")
     return p
 
 
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "backup": cli.backup,
         "stats": cli.stats,
         "purge": cli.purge,
+        "export": cli.export,
     }
     return handlers[args.command](args)
 

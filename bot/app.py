@@ -43,6 +43,7 @@ from bot.handlers import (
     reminders,
     staff,
     start,
+    tasks,
 )
 from bot.handlers.common import load_user
 from bot.handlers.errors import ErrorReporter, alert_soon
@@ -52,6 +53,7 @@ from bot.ratelimit import PriorityRateLimiter
 from bot.services import Services
 from bot.services.broadcasts import ACK_ACTION
 from bot.services.feedback import FEEDBACK_ACTION, SURVEY_ACTION
+from bot.services.tasks import TASK_ACTION
 from bot.storage import Database, Storage
 from bot.webapp import WEBAPP_KEY, set_menu_button
 from bot.webapp.server import WebApp
@@ -224,6 +226,7 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("faq", questions.faq_command),
         ("feedback", feedback.feedback_command),
         ("survey", feedback.survey_command),
+        ("tasks", tasks.tasks),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
     # A spreadsheet sent with the caption /import (any case): validated and previewed, saved on
@@ -255,11 +258,13 @@ def register_handlers(app: Application, settings: Settings) -> None:
         (questions.QUESTION_ACTION, questions.question_pressed),
         (FEEDBACK_ACTION, feedback.feedback_pressed),
         (SURVEY_ACTION, feedback.survey_pressed),
+        (TASK_ACTION, tasks.task_pressed),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern(action)))
     app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))
-    # Messages that are not commands: replies in a question's thread, the message a pending
-    # step waits for (/ask, Answer, a comment), else the help pointer with "Send as a question".
+    # Messages that are not commands: replies in a question's thread, a proof a task waits for
+    # (/tasks), the message a pending step waits for (/ask, Answer, a comment), else the help
+    # pointer with "Send as a question". One entry point, so one message gets one answer.
     app.add_handler(
         MessageHandler(
             private & (filters.TEXT | filters.PHOTO | filters.Document.ALL | filters.Sticker.ALL),
@@ -267,7 +272,6 @@ def register_handlers(app: Application, settings: Settings) -> None:
         )
     )
     app.add_handler(MessageHandler(private & filters.TEXT, start.plain_text))
-
     app.add_error_handler(ErrorReporter())
 
 

@@ -193,6 +193,11 @@ def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
             f"contacts ({where}): {len(change.after)} in the list, "
             f"{change.added} added, {change.removed} removed"
         )
+    for checklist in plan.tasks:
+        lines.append(
+            f"tasks ({checklist.cohort_code}): {len(checklist.after)} in the checklist, "
+            f"{checklist.added} added, {checklist.changed} changed, {checklist.removed} removed"
+        )
     if plan.warnings:
         lines.append(f"{len(plan.warnings)} warning(s) (the import is not refused for these):")
         lines += [f"  {w.render()}" for w in plan.warnings]
@@ -399,3 +404,32 @@ def purge(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run_purge())
+
+
+def export(args: argparse.Namespace) -> int:
+    """What /export sends: the cohort in the import format, plus who did which task."""
+    settings = _settings()
+    setup_logging(settings.token, level=logging.WARNING)
+    if problem := existing_database(settings):
+        return fail(problem)
+    target = Path(args.file)
+    if target.exists():
+        return fail(f"{target} already exists")
+
+    async def run_export() -> int:
+        from bot.services.export import export_cohort
+
+        async with Database(settings.database) as db:
+            storage = Storage(db)
+            cohort = await storage.cohorts.by_code(args.cohort)
+            if cohort is None:
+                return fail(f"there is no cohort {args.cohort!r}")
+            data = await export_cohort(storage, cohort, Clock().now())
+        try:
+            target.write_bytes(data)
+        except OSError as exc:
+            return fail(f"cannot write {target}: {exc.strerror}")
+        print(f"exported {cohort.code} to {target} ({len(data) // 1024} KB)")
+        return 0
+
+    return asyncio.run(run_export())

@@ -43,7 +43,7 @@ from bot.webapp.initdata import sign as sign_init_data
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = ROOT / "data"
-DEMO_FILES = ("cohorts.csv", "sessions.csv", "contacts.csv")
+DEMO_FILES = ("cohorts.csv", "sessions.csv", "contacts.csv", "tasks.csv")  # tasks: /tasks
 DATE_COLUMNS = ("date", "arrives", "departs")
 QUIET_SECONDS = 0.4
 REPLY_TIMEOUT = 15.0

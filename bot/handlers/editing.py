@@ -374,6 +374,9 @@ def _what(view: AuditView, tr: Translator) -> str:
             "{person} became a supervisor through an invite link"
         ).format(person=subject),
         "purge": lambda: tr("Members' data deleted at the end of the programme"),
+        "task_done": lambda: tr("{person}: a task ticked by hand").format(person=subject),
+        "task_accept": lambda: tr("{person}: a proof accepted").format(person=subject),
+        "task_reject": lambda: tr("{person}: a proof sent back").format(person=subject),
     }
     if e.action in texts:
         return texts[e.action]()

@@ -124,6 +124,13 @@ def _plan_text(plan: ImportPlan, tr: Translator, shown: int) -> str:
                 len(survey.questions),
             ).format(group=escape(survey.cohort_code), n=len(survey.questions))
         )
+    for checklist in plan.tasks:
+        lines.append(
+            tr("Checklist of {cohort}: {added} new, {changed} changed, {removed} removed").format(
+                cohort=escape(checklist.cohort_code), added=checklist.added,
+                changed=checklist.changed, removed=checklist.removed,
+            )
+        )  # fmt: skip
     lines += warnings
     lines.append("\n" + tr("Nothing is saved until you press Confirm."))
     return "\n".join(lines)
@@ -222,7 +229,7 @@ async def export(update: Update, context: BotContext) -> None:
     cohort = await cohort_for(update, context, Permission.EDIT_ITINERARY, args[0])
     if cohort is None or update.effective_message is None:
         return
-    data = await export_cohort(context.services.storage, cohort)
+    data = await export_cohort(context.services.storage, cohort, context.services.clock.now())
     filename = re.sub(r"[^A-Za-z0-9_-]+", "-", cohort.code) + ".xlsx"
     await update.effective_message.reply_document(
         InputFile(io.BytesIO(data), filename=filename),

@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.callbacks import CallbackData
 from bot.context import BotContext
+from bot.handlers import tasks
 from bot.handlers.common import (
     action_and_id,
     cohort_for,
@@ -219,6 +220,8 @@ async def incoming(update: Update, context: BotContext) -> None:
         from bot.handlers import feedback  # the feedback prompts share this entry point
 
         await feedback.comment_reply(update, context, target[1], content)
+        return
+    if await tasks.proof_received(update, context):  # a photo or file a task waited for
         return
     step = await storage.questions.step(user.telegram_id)
     if step is not None and services.clock.now() - step.created_at <= STEP_TTL:

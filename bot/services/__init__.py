@@ -22,6 +22,7 @@ from bot.services.presence import Presence
 from bot.services.questions import QuestionService
 from bot.services.reminders import ReminderService
 from bot.services.roles import RoleService
+from bot.services.tasks import TaskService
 from bot.storage import Storage
 
 
@@ -45,6 +46,7 @@ class Services:
     presence: Presence  # who was seen when, written in batches off the answer path
     questions: QuestionService
     feedback: FeedbackService
+    tasks: TaskService  # the arrival checklist (a planner on the timed queue)
 
     @classmethod
     def build(
@@ -66,6 +68,9 @@ class Services:
         reminders.add_planner(questions)
         feedback = FeedbackService(storage, clock, sender, scheduler)
         reminders.add_planner(feedback)
+        tasks = TaskService(storage, clock, sender, scheduler, bot)
+        reminders.add_planner(tasks)
+        reminders.digest_extra = tasks.digest_lines
         return cls(
             settings=settings,
             clock=clock,
@@ -83,4 +88,5 @@ class Services:
             roles=RoleService(storage, clock, settings, sender),
             questions=questions,
             feedback=feedback,
+            tasks=tasks,
         )

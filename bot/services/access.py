@@ -23,6 +23,7 @@ class Permission(StrEnum):
     ANSWER_QUESTIONS = "answer_questions"  # staff: see, take, answer, close; edit the FAQ
     VIEW_FEEDBACK = "view_feedback"
     MANAGE_SURVEY = "manage_survey"  # import the survey, export its answers
+    MANAGE_TASKS = "manage_tasks"  # a group's checklist progress, proofs, ticking for a student
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ _SUPERVISOR_MAY = {
     Permission.READ_FAQ,
     Permission.ANSWER_QUESTIONS,
     Permission.VIEW_FEEDBACK,
+    Permission.MANAGE_TASKS,
 }
 _MEMBER_MAY = {Permission.READ_ITINERARY, Permission.ASK_QUESTION, Permission.READ_FAQ}
 

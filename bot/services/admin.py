@@ -241,6 +241,7 @@ class AdminService:
         cohorts = {c.code.upper(): c.id for c in await self._storage.cohorts.all()}
         touched = {c.cohort_code.upper() for c in plan.sessions}
         touched |= {c.cohort_code.upper() for c in plan.contacts}
+        touched |= {c.cohort_code.upper() for c in plan.tasks}
         touched |= {c.code.upper() for c in plan.cohorts_added}
         touched |= {c.code.upper() for _, c in plan.cohorts_changed}
         touched |= {s.cohort_code.upper() for s in plan.surveys}

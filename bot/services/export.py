@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 
 from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.services.importer import COHORT_COLUMNS, COHORT_OPTIONAL, CONTACT_COLUMNS
+from bot.clock import Clock
+from bot.services.importer import (
+    COHORT_COLUMNS,
+    COHORT_OPTIONAL,
+    CONTACT_COLUMNS,
+    PROGRESS_COLUMNS,
+    TASK_COLUMNS,
+    TASK_OPTIONAL,
+)
 from bot.storage import Storage
 from bot.storage.models import Cohort, Localized
 
@@ -43,7 +52,7 @@ def _append(sheet: Worksheet, values: list[str]) -> None:
             cell.quotePrefix = True
 
 
-async def export_cohort(storage: Storage, cohort: Cohort) -> bytes:
+async def export_cohort(storage: Storage, cohort: Cohort, now: datetime | None = None) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "cohorts"
@@ -81,6 +90,7 @@ async def export_cohort(storage: Storage, cohort: Cohort) -> bytes:
                 c.telegram,
             ],
         )  # fmt: skip
+    await _tasks_sheets(workbook, storage, cohort, now or Clock().now())
     # Text cells stay text: a phone or an id must not become a number in Excel.
     for ws in workbook.worksheets:
         for row in ws.iter_rows():
@@ -89,3 +99,43 @@ async def export_cohort(storage: Storage, cohort: Cohort) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+async def _tasks_sheets(
+    workbook: Workbook, storage: Storage, cohort: Cohort, now: datetime
+) -> None:
+    """The checklist in the import format, then who did what (students × tasks: the day it
+    was done, "proof sent" or "overdue"), a report the importer skips."""
+    from bot.services.tasks import State, view_of
+
+    tasks = await storage.tasks.for_cohort(cohort.id)
+    sheet = workbook.create_sheet("tasks")
+    sheet.append([*TASK_COLUMNS, *TASK_OPTIONAL])
+    for t in tasks:
+        _append(
+            sheet,
+            [
+                cohort.code, t.external_id, *_three(t.title), t.due, *_three(t.details), t.link,
+                "yes" if t.needs_proof else "no",
+            ],
+        )  # fmt: skip
+    if not tasks:
+        return
+    progress = {(p.task_id, p.user_id): p for p in await storage.tasks.progress_in(cohort.id)}
+    report = workbook.create_sheet("task progress")
+    report.append([*PROGRESS_COLUMNS, *(t.external_id for t in tasks)])
+    for user, membership in await storage.users.members_of(cohort.id):
+        if membership.role != "student":
+            continue
+        cells = []
+        for t in tasks:
+            view = view_of(t, cohort, progress.get((t.id, user.telegram_id)), now)
+            if view.state is State.DONE and view.progress and view.progress.done_at:
+                cells.append(view.progress.done_at.astimezone(cohort.tz).date().isoformat())
+            elif view.state is State.PROOF_SENT:
+                cells.append("proof sent")
+            elif view.state is State.OVERDUE:
+                cells.append("overdue")
+            else:
+                cells.append("")
+        _append(report, [user.display_name, str(user.telegram_id), *cells])

@@ -31,6 +31,7 @@ from bot.storage import Storage
 from bot.storage.feedback import SurveyQuestion
 from bot.storage.models import Cohort, Localized, Session
 from bot.storage.repositories import CohortFields, ContactFields, Prepared, SessionFields
+from bot.storage.tasks import TaskFields
 
 COHORT_COLUMNS = ("code", "name", "timezone", "arrives", "departs")
 COHORT_OPTIONAL = ("name_ru", "name_uz", "home_institution", "host_institution")
@@ -51,11 +52,16 @@ SURVEY_TYPE_NAMES = {
     "yes/no": "yesno", "text": "text", "free text": "text", "free": "text",
 }  # fmt: skip
 _QUESTION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+TASK_COLUMNS = ("cohort", "id", "title_en", "title_ru", "title_uz", "due")
+TASK_OPTIONAL = ("details_en", "details_ru", "details_uz", "link", "needs_proof")
+# The export's sheet of who did which task: a report, skipped when the workbook comes back.
+PROGRESS_COLUMNS = ("student", "telegram_id")
 KNOWN_COLUMNS = {
     "cohorts": set(COHORT_COLUMNS + COHORT_OPTIONAL),
     "sessions": set(SESSION_COLUMNS + SESSION_OPTIONAL),
     "contacts": set(CONTACT_COLUMNS + CONTACT_OPTIONAL),
     "survey": set(SURVEY_COLUMNS),
+    "tasks": set(TASK_COLUMNS + TASK_OPTIONAL),
 }
 SHARED = "*"
 LANGS = ("ru", "uz")
@@ -68,6 +74,7 @@ FIELD_LIMITS = {
     "name": 200, "title": 200, "department": 200, "location": 200, "host": 200, "notes": 1000,
     "role": 200, "email": 254, "home_institution": 200, "host_institution": 200, "id": 64,
     "text": 500,
+    "details": 1000, "link": 500,
 }  # fmt: skip
 # A session this far outside its cohort's stay is a typo (a wrong year), not a plan.
 SESSION_DATE_MARGIN = timedelta(days=366)
@@ -136,6 +143,31 @@ class SurveyPlan:
 
 
 @dataclass
+class TasksChange:
+    """A cohort's checklist as the file gives it (the whole list, in order)."""
+
+    cohort_code: str
+    before: list[TaskFields]
+    after: list[TaskFields]
+
+    @property
+    def added(self) -> int:
+        known = {t.external_id.upper() for t in self.before}
+        return len([t for t in self.after if t.external_id.upper() not in known])
+
+    @property
+    def removed(self) -> int:
+        kept = {t.external_id.upper() for t in self.after}
+        return len([t for t in self.before if t.external_id.upper() not in kept])
+
+    @property
+    def changed(self) -> int:
+        old = {t.external_id.upper(): t for t in self.before}
+        return len([t for t in self.after if t.external_id.upper() in old
+                    and old[t.external_id.upper()] != t])  # fmt: skip
+
+
+@dataclass
 class ImportPlan:
     """What an import would change; empty lists mean the file matches the database."""
 
@@ -143,6 +175,7 @@ class ImportPlan:
     cohorts_changed: list[tuple[Cohort, CohortFields]] = field(default_factory=list)
     sessions: list[SessionChange] = field(default_factory=list)
     contacts: list[ContactsChange] = field(default_factory=list)
+    tasks: list[TasksChange] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     # Written anyway, but worth a look: unknown columns, sessions at night or outside the stay.
     warnings: list[Problem] = field(default_factory=list)
@@ -157,6 +190,7 @@ class ImportPlan:
         return not (
             self.cohorts_added or self.cohorts_changed or self.sessions or self.contacts
             or self.surveys
+            or self.tasks
         )  # fmt: skip
 
     def count(self, kind: str) -> int:
@@ -180,6 +214,10 @@ def _kind(table: Table) -> str | None:
         return "sessions"
     if set(CONTACT_COLUMNS) <= columns:
         return "contacts"
+    if set(TASK_COLUMNS) <= columns:
+        return "tasks"
+    if set(PROGRESS_COLUMNS) <= columns:
+        return "progress"
     if set(COHORT_COLUMNS) <= columns:
         return "cohorts"
     return None
@@ -188,7 +226,7 @@ def _kind(table: Table) -> str | None:
 def _missing_columns_hint(table: Table) -> str:
     columns = set(table.header)
     best = min(
-        (COHORT_COLUMNS, SESSION_COLUMNS, CONTACT_COLUMNS, SURVEY_COLUMNS),
+        (COHORT_COLUMNS, SESSION_COLUMNS, CONTACT_COLUMNS, SURVEY_COLUMNS, TASK_COLUMNS),
         key=lambda required: len(set(required) - columns),
     )
     return ", ".join(c for c in best if c not in columns)
@@ -215,7 +253,8 @@ class Importer:
     async def plan_tables(self, tables: list[Table]) -> ImportPlan:
         plan = ImportPlan()
         by_kind: dict[str, list[Table]] = {
-            "cohorts": [], "sessions": [], "contacts": [], "survey": []
+            "cohorts": [], "sessions": [], "contacts": [], "survey": [], "tasks": [],
+            "progress": [],
         }  # fmt: skip
         for table in tables:
             kind = _kind(table)
@@ -230,6 +269,8 @@ class Importer:
                 )
                 continue
             by_kind[kind].append(table)
+            if kind == "progress":
+                continue  # a report of the export, not data to import
             for column in table.header:
                 if column and column not in KNOWN_COLUMNS[kind]:
                     plan.warnings.append(
@@ -261,12 +302,17 @@ class Importer:
         for table in by_kind["survey"]:
             self._plan_survey(table, stays, surveys, plan)
         plan.surveys = [SurveyPlan(code, questions) for code, questions in surveys.items()]
+        new_tasks: dict[str, list[TaskFields]] = {}
+        task_keys: set[tuple[str, str]] = set()  # (cohort, task id) of every tasks table
+        for table in by_kind["tasks"]:
+            self._plan_tasks(table, stays, task_keys, new_tasks, plan)
         if plan.problems:
             plan.problems.sort(key=lambda p: (p.source, p.line or 0))
             return plan
         await self._diff_sessions(existing, stays, new_sessions, origins, plan)
         plan.warnings.sort(key=lambda p: (p.source, p.line or 0))
         await self._diff_contacts(existing, new_contacts, plan)
+        await self._diff_tasks(existing, new_tasks, plan)
         return plan
 
     # -- validation ------------------------------------------------------------------------
@@ -510,6 +556,77 @@ class Importer:
             questions = result.setdefault(code, [])
             questions.append(SurveyQuestion(0, qid, len(questions), text, kind or "text"))
 
+    def _plan_tasks(
+        self,
+        table: Table,
+        stays: dict[str, _Stay],
+        seen: set[tuple[str, str]],
+        result: dict[str, list[TaskFields]],
+        plan: ImportPlan,
+    ) -> None:
+        """A tasks file is the whole checklist of each cohort it names, in its order."""
+        from bot.services.tasks import parse_due
+
+        for line, row in table.rows:
+            errors: list[Problem] = []
+
+            def bad(message: str, _line: int = line, _errors: list = errors, **params: object):
+                _errors.append(problem(table.source, _line, message, **params))
+
+            code = row["cohort"].upper()
+            stay = stays.get(code)
+            if stay is None:
+                bad(N_("unknown cohort “{code}”"), code=row["cohort"])
+            key = row["id"]
+            if not key:
+                bad(N_("the id is empty"))
+            elif (code, key.upper()) in seen:
+                bad(N_("task “{id}” appears twice for cohort {code}"), id=key, code=row["cohort"])
+            seen.add((code, key.upper()))
+            title = Localized(row["title_en"], row["title_ru"], row["title_uz"])
+            if not title.any():
+                bad(N_("the title is empty in every language"))
+            rule = parse_due(row["due"])
+            if rule is None:
+                bad(
+                    N_(
+                        "due: “{value}” is not a date (YYYY-MM-DD) nor a day counted from the "
+                        "arrival or the departure (arrival+3d, departure-2d)"
+                    ),
+                    value=row["due"],
+                )
+            elif stay is not None:
+                day = rule.resolve(stay.arrives, stay.departs)
+                if not stay.arrives <= day <= stay.departs:
+                    bad(
+                        N_("due: {value} falls on {day}, outside the group's stay "
+                           "({arrives} – {departs})"),
+                        value=row["due"], day=day, arrives=stay.arrives, departs=stay.departs,
+                    )  # fmt: skip
+            link = row.get("link", "")
+            if link and not re.match(r"^https?://[^\s<>\"]+$", link):
+                bad(N_("link: “{value}” is not a web address (http:// or https://)"), value=link)
+            proof_text = row.get("needs_proof", "").lower()
+            if proof_text not in _TRUE | _FALSE:
+                bad(N_("needs_proof must be yes or no, not “{value}”"), value=row["needs_proof"])
+            _check_lengths(row, bad)
+            if errors:
+                plan.problems.extend(errors)
+                continue
+            result.setdefault(code, []).append(
+                TaskFields(
+                    external_id=key,
+                    title=title,
+                    due=row["due"].strip().lower(),
+                    details=Localized(
+                        row.get("details_en", ""), row.get("details_ru", ""),
+                        row.get("details_uz", ""),
+                    ),
+                    link=link,
+                    needs_proof=proof_text in _TRUE,
+                )
+            )  # fmt: skip
+
     # -- differences against the database ---------------------------------------------------
 
     async def _diff_sessions(
@@ -578,6 +695,21 @@ class Importer:
                     ContactsChange(cohort.code if cohort else code, cohort_id, before, contacts)
                 )
 
+    async def _diff_tasks(
+        self,
+        existing: dict[str, Cohort],
+        new_tasks: dict[str, list[TaskFields]],
+        plan: ImportPlan,
+    ) -> None:
+        for code, tasks in new_tasks.items():
+            cohort = existing.get(code)
+            before = (
+                [] if cohort is None
+                else [t.fields for t in await self._storage.tasks.for_cohort(cohort.id)]
+            )  # fmt: skip
+            if before != tasks:
+                plan.tasks.append(TasksChange(cohort.code if cohort else code, before, tasks))
+
     # -- writing ----------------------------------------------------------------------------
 
     async def apply(self, plan: ImportPlan) -> ImportResult:
@@ -645,6 +777,10 @@ class Importer:
                 cohort_id = cohort_ids[survey.cohort_code.upper()]
                 await storage.feedback.replace_survey(
                     cohort_id, [replace(q, cohort_id=cohort_id) for q in survey.questions]
+                )
+            for checklist in plan.tasks:
+                await storage.tasks.replace(
+                    cohort_ids[checklist.cohort_code.upper()], checklist.after
                 )
         return result
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -100,9 +100,14 @@ def map_url(session: Session) -> str:
     )
 
 
+# Per member, lines the evening plan adds (the tasks due tomorrow): user id -> lines in a language.
+DigestExtra = Callable[[Cohort, date], Awaitable[dict[int, Callable[[Translator], list[str]]]]]
+
+
 class ReminderService:
     # Called with the cohorts whose sessions changed, as pending changes are applied.
     on_changes: Callable[[set[int | None]], None] | None = None
+    digest_extra: DigestExtra | None = None
 
     def __init__(
         self,
@@ -355,7 +360,9 @@ class ReminderService:
         sessions = await self._storage.sessions.starting_between(
             cohort.id, start, start + timedelta(days=1)
         )
-        if not any(not s.cancelled for s in sessions):
+        extra = await self.digest_extra(cohort, tomorrow) if self.digest_extra else {}
+        planned = any(not s.cancelled for s in sessions)
+        if not planned and not extra:
             return {}
         ref = f"{cohort.id}:{tomorrow.isoformat()}"
         members = await self._storage.users.members_of(cohort.id)
@@ -365,7 +372,28 @@ class ReminderService:
             return Outgoing(f"🌙 <b>{header}</b> · " + day_text(tomorrow, sessions, cohort, tr))
 
         recipients = [u for u, _ in members if u.reachable and u.digest_on]
-        return await self._sender.deliver_all("digest", ref, recipients, render)
+        if not extra:
+            return await self._sender.deliver_all("digest", ref, recipients, render)
+
+        def render_for(
+            lines: Callable[[Translator], list[str]],
+        ) -> Callable[[Translator], Outgoing]:
+            def with_lines(tr: Translator) -> Outgoing:
+                plan = render(tr)
+                return Outgoing(plan.text + "\n\n" + "\n".join(lines(tr)), plan.markup)
+
+            return with_lines
+
+        # Each member's own lines (their tasks due tomorrow): one render per member.
+        plain = [u for u in recipients if planned and u.telegram_id not in extra]
+        tally = await self._sender.deliver_all("digest", ref, plain, render) if plain else {}
+        statuses = await asyncio.gather(*(
+            self._sender.deliver("digest", ref, u, render_for(extra[u.telegram_id]))
+            for u in recipients if u.telegram_id in extra
+        ))  # fmt: skip
+        for status in statuses:
+            tally[status] = tally.get(status, 0) + 1
+        return tally
 
     # -- changes ---------------------------------------------------------------------------
 

@@ -334,6 +334,48 @@ CREATE TABLE survey_answers (
     answer TEXT NOT NULL,
     created_at TEXT NOT NULL,
     PRIMARY KEY (cohort_id, qid, user_id)
+);
+"""
+
+# The arrival checklist (issue 12). A task's due date is kept as written ("2026-09-18",
+# "arrival+3d", "departure-2d") and resolved against the cohort's dates when read, so a cohort
+# whose arrival moves takes its checklist along. Tasks left out of a later import are marked
+# removed (kept with their progress), never deleted. `task_waits`: a student asked to send a
+# proof; their next photo or document is the proof (survives a restart).
+V11_TASKS = """
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY,
+    cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
+    external_id TEXT NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    title_en TEXT NOT NULL DEFAULT '',
+    title_ru TEXT NOT NULL DEFAULT '',
+    title_uz TEXT NOT NULL DEFAULT '',
+    details_en TEXT NOT NULL DEFAULT '',
+    details_ru TEXT NOT NULL DEFAULT '',
+    details_uz TEXT NOT NULL DEFAULT '',
+    link TEXT NOT NULL DEFAULT '',
+    due TEXT NOT NULL,
+    needs_proof INTEGER NOT NULL DEFAULT 0,
+    removed INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (cohort_id, external_id)
+);
+CREATE TABLE task_progress (
+    task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(telegram_id) ON DELETE CASCADE,
+    status TEXT NOT NULL CHECK (status IN ('proof_sent', 'rejected', 'done')),
+    done_at TEXT,
+    marked_by INTEGER,
+    reason TEXT NOT NULL DEFAULT '',
+    proof_message INTEGER,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (task_id, user_id)
+);
+CREATE INDEX task_progress_by_user ON task_progress (user_id);
+CREATE TABLE task_waits (
+    user_id INTEGER PRIMARY KEY REFERENCES users(telegram_id) ON DELETE CASCADE,
+    task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL
 )
 """
 
@@ -347,4 +389,5 @@ MIGRATIONS: list[str] = [
     V7_CHANGE_WAS_CANCELLED,
     V8_CHANGES_BY_COHORT,
     V10_QUESTIONS,
+    V11_TASKS,
 ]

@@ -28,6 +28,7 @@ from bot.storage.models import (
     User,
 )
 from bot.storage.questions import QuestionRepository
+from bot.storage.tasks import TaskRepository
 
 
 def _cohort(row: aiosqlite.Row) -> Cohort:
@@ -1321,6 +1322,7 @@ class OperationsRepository:
         await self._db.execute("DELETE FROM announcements WHERE cohort_id = ?", (cohort_id,))
         await QuestionRepository(self._db).purge_cohort(cohort_id)
         await FeedbackRepository(self._db).purge_cohort(cohort_id)
+        await TaskRepository(self._db).purge_cohort(cohort_id)
         await self._db.execute("DELETE FROM memberships WHERE cohort_id = ?", (cohort_id,))
         await self._db.execute("DELETE FROM invites WHERE cohort_id = ?", (cohort_id,))
         # Users left without any group and without coordinator rights are deleted entirely
@@ -1340,6 +1342,7 @@ class OperationsRepository:
         await self._db.execute("DELETE FROM pending_imports WHERE user_id = ?", (telegram_id,))
         await QuestionRepository(self._db).forget_user(telegram_id)
         await FeedbackRepository(self._db).forget_user(telegram_id)
+        await TaskRepository(self._db).forget_user(telegram_id)
         await self._db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
 
 
@@ -1362,6 +1365,7 @@ class Storage:
         self.console = ConsoleRepository(db)
         self.questions = QuestionRepository(db)
         self.feedback = FeedbackRepository(db)
+        self.tasks = TaskRepository(db)
 
     def transaction(self):  # type: ignore[no-untyped-def]
         return self.db.transaction()
