@@ -30,6 +30,7 @@ from pathlib import Path
 
 from bench.common import median, percentile, programme, rss_mb, synthetic_programme
 from bot.app import build_application, start_polling, stop_polling
+from bot.cli import batch_priority
 from bot.config import Settings
 from bot.context import SERVICES_KEY
 from bot.emulator import BotApiEmulator
@@ -148,6 +149,7 @@ async def _child_catch_up(token: str, base_url: str, base_file_url: str, databas
 async def _child_move(database: str, hours: float) -> None:
     """Another process moves every session, a cohort per transaction, recording each change
     as the import does (the row and its session_changes record, in one transaction)."""
+    batch_priority()  # as the import CLI runs: a batch job gives way to the bot for the CPU
     async with Database(Path(database)) as db:
         storage = Storage(db)
         now = datetime.now(UTC)
