@@ -106,6 +106,7 @@ def build_application(
         services = Services.build(settings, clock, storage, catalogs, app.bot, app.job_queue)
         app.bot_data[SERVICES_KEY] = services
         await register_default_menus(app.bot, catalogs)
+        await services.attendance.load_settings()  # before the queue plans the nudges
         jobs = await services.reminders.reconcile()
         log.info("scheduled %d reminder and digest jobs", jobs)
         await services.broadcasts.resume()

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.i18n import Catalogs
 from bot.scheduling import JobScheduler
 from bot.services.admin import AdminService
+from bot.services.attendance import AttendanceService
 from bot.services.broadcasts import BroadcastService
 from bot.services.delivery import Sender
 from bot.services.importer import Importer
@@ -41,6 +42,7 @@ class Services:
     admin: AdminService
     roles: RoleService
     presence: Presence  # who was seen when, written in batches off the answer path
+    attendance: AttendanceService
 
     @classmethod
     def build(
@@ -58,6 +60,8 @@ class Services:
         reminders = ReminderService(storage, clock, settings, sender, scheduler)
         itinerary = ItineraryService(storage, clock)
         reminders.on_changes = itinerary.plans.forget
+        attendance = AttendanceService(storage, clock, sender, scheduler)
+        reminders.add_planner(attendance)
         return cls(
             settings=settings,
             clock=clock,
@@ -73,4 +77,5 @@ class Services:
             broadcasts=BroadcastService(storage, clock, sender),
             admin=AdminService(storage, clock, importer, reminders),
             roles=RoleService(storage, clock, settings, sender),
+            attendance=attendance,
         )

@@ -18,6 +18,9 @@ class Permission(StrEnum):
     EDIT_ITINERARY = "edit_itinerary"  # cancel, move, room, import, export
     MANAGE_ROLES = "manage_roles"  # grant and revoke coordinators
     VIEW_AUDIT = "view_audit"
+    CHECK_IN = "check_in"  # check in, report an absence, read one's own attendance
+    VIEW_ATTENDANCE = "view_attendance"  # the roll-call and the record of a cohort
+    MARK_ATTENDANCE = "mark_attendance"  # mark a student present, excused or absent by hand
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,10 @@ _SUPERVISOR_MAY = {
     Permission.INVITE_STUDENT,
     Permission.BROADCAST,
     Permission.VIEW_ROSTER,
+    Permission.VIEW_ATTENDANCE,
+    Permission.MARK_ATTENDANCE,
 }
+_MEMBER_MAY = {Permission.READ_ITINERARY, Permission.CHECK_IN}
 
 
 def allowed(actor: Actor, permission: Permission, cohort_id: int | None = None) -> bool:
@@ -62,5 +68,5 @@ def allowed(actor: Actor, permission: Permission, cohort_id: int | None = None) 
     if actor.supervises(cohort_id):
         return permission in _SUPERVISOR_MAY
     if actor.member_of(cohort_id):
-        return permission is Permission.READ_ITINERARY
+        return permission in _MEMBER_MAY
     return False
