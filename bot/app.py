@@ -29,6 +29,7 @@ from bot.concurrency import PerUserOrder
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext
 from bot.handlers import (
+    attendance,
     contacts,
     editing,
     files,
@@ -49,6 +50,7 @@ from bot.i18n import Catalogs
 from bot.ratelimit import PriorityRateLimiter
 from bot.services import Services
 from bot.services.broadcasts import ACK_ACTION
+from bot.services.checkin import ABSENT_ACTION, CHECKIN_ACTION
 from bot.storage import Database, Storage
 
 log = logging.getLogger(__name__)
@@ -207,6 +209,12 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("audit", editing.audit),
         ("export", files.export),
         ("forget_me", privacy.forget_me),
+        ("here", attendance.here),
+        ("absent", attendance.absent),
+        ("attendance", attendance.attendance),
+        ("my_attendance", attendance.my_attendance),
+        ("attendance_report", attendance.attendance_report),
+        ("attendance_settings", attendance.attendance_settings),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
     # A spreadsheet sent with the caption /import (any case): validated and previewed, saved on
@@ -235,8 +243,13 @@ def register_handlers(app: Application, settings: Settings) -> None:
         (ACK_ACTION, staff.got_it),
         (files.IMPORT_ACTION, files.import_pressed),
         (privacy.FORGET_ACTION, privacy.forget_pressed),
+        (CHECKIN_ACTION, attendance.here_pressed),
+        (ABSENT_ACTION, attendance.absent_pressed),
+        (attendance.ROLL_ACTION, attendance.roll_pressed),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern(action)))
+    # A location shared for a check-in (checked, never stored).
+    app.add_handler(MessageHandler(private & filters.LOCATION, attendance.location_received))
     app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))
     app.add_handler(MessageHandler(private & filters.TEXT, start.plain_text))
 

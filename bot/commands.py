@@ -18,6 +18,7 @@ MEMBERS = frozenset({Role.STUDENT, Role.SUPERVISOR, Role.COORDINATOR})
 STAFF = frozenset({Role.SUPERVISOR, Role.COORDINATOR})
 SUPERVISORS = frozenset({Role.SUPERVISOR})
 COORDINATORS = frozenset({Role.COORDINATOR})
+STUDENTS = frozenset({Role.STUDENT})
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("reminders", N_("Reminder settings"), MEMBERS),
     Command("calendar", N_("The whole programme for your phone's calendar"), MEMBERS),
     Command("group", N_("Switch between your groups"), MEMBERS),
+    Command("here", N_("Check in: I'm at the session"), STUDENTS),
+    Command("absent", N_("Tell your supervisor you will miss a session or be late"),
+            STUDENTS, N_("[session #] ill|late [minutes]|other [note]")),
+    Command("my_attendance", N_("Your attendance and hours"), STUDENTS),
     Command("language", N_("Change the language"), EVERYONE),
     Command("help", N_("What I can do"), EVERYONE),
     Command("forget_me", N_("Delete my data"), EVERYONE),
@@ -53,6 +58,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("remind_unread", N_("Send it again to those who have not confirmed"), STAFF),
     Command("roster", N_("Members of your group"), SUPERVISORS),
     Command("roster", N_("Members of a group"), COORDINATORS, N_("<group>")),
+    Command("attendance", N_("Who is at the session: the roll-call"), SUPERVISORS,
+            N_("[session #]")),
+    Command("attendance", N_("Who is at a session: the roll-call"), COORDINATORS,
+            N_("[session # | group]")),
+    Command("attendance_report", N_("The attendance record as a spreadsheet"), SUPERVISORS),
+    Command("attendance_report", N_("A group's attendance record as a spreadsheet"),
+            COORDINATORS, N_("<group>")),
+    Command("attendance_settings", N_("Check-in rules of a group"), COORDINATORS,
+            N_("<group> [opens N] [closes N] [nudge N] [missing N] [location on|off] "
+               "[radius N]")),
     Command("cohorts", N_("All groups"), COORDINATORS),
     Command("sessions", N_("Sessions of a group, with their numbers"), COORDINATORS,
             N_("<group> [YYYY-MM-DD | from to]")),

@@ -315,9 +315,7 @@ class AttendanceService(TimedPlanner):
         def render(tr: Translator) -> Outgoing:
             return Outgoing(self.absence_text(user, cohort, chosen, reason, minutes, note, tr))
 
-        await self._sender.deliver_all(
-            "absence", ref, await self.supervisors(cohort.id), render
-        )
+        await self._sender.deliver_all("absence", ref, await self.supervisors(cohort.id), render)
         return chosen
 
     def reason_text(self, reason: str, minutes: int | None, tr: Translator) -> str:
@@ -400,9 +398,9 @@ class AttendanceService(TimedPlanner):
 
         def render(tr: Translator) -> Outgoing:
             title = escape(session.title.get(tr.language))
-            text = "👋 " + tr(
-                "<b>{title}</b> started at {time}. Are you on your way?"
-            ).format(title=title, time=hhmm(session.starts_at, cohort))
+            text = "👋 " + tr("<b>{title}</b> started at {time}. Are you on your way?").format(
+                title=title, time=hhmm(session.starts_at, cohort)
+            )
             markup = InlineKeyboardMarkup(
                 [[checkin_button(session.id, tr), cannot_come_button(session.id, tr)]]
             )
@@ -437,9 +435,7 @@ class AttendanceService(TimedPlanner):
             lines.append(tr("Mark them with /attendance {id}.").format(id=session.id))
             return Outgoing("\n".join(lines))
 
-        await self._sender.deliver_all(
-            "missing", ref, await self.supervisors(cohort.id), render
-        )
+        await self._sender.deliver_all("missing", ref, await self.supervisors(cohort.id), render)
 
     # -- the roll-call ------------------------------------------------------------------------
 
@@ -474,9 +470,7 @@ class AttendanceService(TimedPlanner):
             started=session.starts_at <= self._clock.now(),
         )
 
-    async def mark(
-        self, staff_id: int, session: Session, student_id: int, status: Status
-    ) -> Mark:
+    async def mark(self, staff_id: int, session: Session, student_id: int, status: Status) -> Mark:
         """A staff mark overrides what the app recorded; every change is audited."""
         if not await self.is_student(student_id, session.cohort_id):
             return Mark.NOT_ON_ROLL
