@@ -47,6 +47,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("stats", help="numbers for operators")
     purge = sub.add_parser("purge", help="delete a finished cohort's members and messages")
     purge.add_argument("cohort")
+    att = sub.add_parser("attendance", help="a cohort's attendance record as an XLSX file")
+    att.add_argument("cohort")
+    att.add_argument("--xlsx", required=True, metavar="FILE", help="the workbook to write")
     return p
 
 
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "backup": cli.backup,
         "stats": cli.stats,
         "purge": cli.purge,
+        "attendance": cli.attendance,
     }
     return handlers[args.command](args)
 
