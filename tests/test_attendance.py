@@ -118,7 +118,7 @@ async def test_check_in_window_double_press_cancelled_and_foreign_sessions(
         other.id,
         SessionFields(
             "o1", start, start + timedelta(hours=1), Localized("Secret"), Localized("Dept")
-        ),  # fmt: skip
+        ),
     )
     popup = await press(harness, 801, msg, f"v1:here:0:{foreign}")
     assert "Only the students" in popup and "Secret" not in popup
@@ -167,14 +167,14 @@ async def test_nudge_and_missing_list_exactly_once_across_a_kill_and_restart(
 async def test_nudge_buttons_and_absence_flow_tell_the_supervisor(harness: BotHarness) -> None:
     chats = await join_group(harness)
     await harness.services.scheduler.retime(almaty(16, 8, 10))
-    nudge = [
+    nudge = next(
         m for m in harness.emulator.sent if m.chat_id == 802 and (m.text or "").startswith("👋")
-    ][0]
-    cannot = [d for label, d in nudge.buttons() if not label.startswith(HERE)][0]
+    )
+    cannot = next(d for label, d in nudge.buttons() if not label.startswith(HERE))
     reasons = await chats[802].press(nudge, cannot)
-    late = [d for _, d in reasons.buttons() if d.endswith(":late")][0]
+    late = next(d for _, d in reasons.buttons() if d.endswith(":late"))
     minutes = await chats[802].press(reasons, late)
-    twenty = [d for _, d in minutes.buttons() if d.endswith(":20")][0]
+    twenty = next(d for _, d in minutes.buttons() if d.endswith(":20"))
     start = len(harness.emulator.sent)
     done = await chats[802].press(minutes, twenty)
     assert "supervisor has been told" in done.text
@@ -217,10 +217,10 @@ async def test_roll_call_manual_marks_are_audited_and_refused_across_groups(
     assert f"#{safety}" in roll.text and "3 students" in roll.text
     assert "✅ 1" in roll.text and "❓ 2" in roll.text
     assert "Aziza" in roll.text and "self-reported" in roll.text
-    card_data = [d for label, d in roll.buttons() if label == "Dilnoza User"][0]
+    card_data = next(d for label, d in roll.buttons() if label == "Dilnoza User")
     card = await chats[SUPERVISOR].press(roll, card_data)
     assert "Dilnoza" in card.text and "Mark as" in card.text
-    excused = [d for _, d in card.buttons() if d.endswith(":E")][0]
+    excused = next(d for _, d in card.buttons() if d.endswith(":E"))
     after = await chats[SUPERVISOR].press(card, excused)
     assert "🟡 1" in after.text and "marked by staff" in after.text
     marks = await rows(harness, "SELECT * FROM attendance_marks")
@@ -311,7 +311,7 @@ async def test_location_check_inside_outside_and_without_coordinates(
             start_at + timedelta(hours=1),
             Localized("Library hour"),
             Localized("Library"),
-        ),  # fmt: skip
+        ),
     )
     direct = await chats[802].send("/here")
     assert "Checked in" in direct.text
@@ -423,12 +423,12 @@ async def test_forget_me_and_purge_remove_attendance_keeping_counts(harness: Bot
     session = await harness.storage.sessions.get(safety)
     await harness.services.attendance.mark(SUPERVISOR, session, 803, Status.ABSENT)
     answer = await chats[801].send("/forget_me")
-    await chats[801].press(answer, [d for _, d in answer.buttons() if d.endswith(":yes")][0])
+    await chats[801].press(answer, next(d for _, d in answer.buttons() if d.endswith(":yes")))
     assert [r["user_id"] for r in await rows(harness)] == [802, 803]
     # A staff member who leaves keeps the fact of their marks, not their name.
     answer = await chats[SUPERVISOR].send("/forget_me")
     await chats[SUPERVISOR].press(
-        answer, [d for _, d in answer.buttons() if d.endswith(":yes")][0]
+        answer, next(d for _, d in answer.buttons() if d.endswith(":yes"))
     )
     marks = await rows(harness, "SELECT * FROM attendance_marks")
     assert [(m["user_id"], m["by_id"]) for m in marks] == [(803, None)]
