@@ -55,9 +55,12 @@ async def test_cancelling_one_sessions_items_leaves_every_other_item_alone(
     sessions = sorted({int(name.split(":")[1]) for name in before if name.startswith("reminder:")})
     assert len(sessions) >= 3
     victim = sessions[1]
-    assert scheduler.cancel_group(f"session:{victim}") == 1
+    # Its reminder and every feature's items (the attendance nudge and list) go together.
+    assert scheduler.cancel_group(f"session:{victim}") == 3
     assert scheduler.scheduled() == {
-        name: due for name, due in before.items() if not name.startswith(f"reminder:{victim}:")
+        name: due
+        for name, due in before.items()
+        if name.split(":")[:2] not in ([k, str(victim)] for k in ("reminder", "nudge", "missing"))
     }
     assert scheduler.cancel_group(f"session:{victim}") == 0  # nothing left to cancel
     # The others still run when due (and leave the queue); the cancelled one does not
