@@ -317,6 +317,14 @@ async def test_location_check_inside_outside_and_without_coordinates(
     assert "Checked in" in direct.text
     verdicts = {r["user_id"]: r["verdict"] for r in await rows(harness)}
     assert verdicts == {801: "verified", 802: "self", 803: "self"}
+    # A location that comes after check-in closed (the prompt left from before): refused.
+    lecture = await session_id(harness, "TPI-2026-S05")
+    await harness.storage.attendance.ask_location(802, lecture, harness.clock.now())
+    await harness.services.scheduler.retime(almaty(16, 9, 50))
+    start = len(emu.sent)
+    await emu.send_location(802, 43.2559, 76.9279)
+    assert "closed at 09:45" in (await emu.wait_for_message(802, after=start)).text
+    assert len(await rows(harness)) == 3
 
 
 async def test_report_matches_the_database_and_the_cli_writes_it(

@@ -148,11 +148,13 @@ async def _answer_outcome(
     if session is not None:
         cohort = await context.services.storage.cohorts.get(session.cohort_id)
     message = update.effective_message
-    if outcome.result is CheckIn.ASK_LOCATION and session is not None and message is not None:
+    if outcome.result is CheckIn.ASK_LOCATION and session is not None and context.user:
         if update.callback_query is not None:
             await update.callback_query.answer()
+        # Always in the private chat (a group's card may carry the button too): a location
+        # keyboard works only there, and a group must not see who is checking in.
         await context.bot.send_message(
-            message.chat_id,
+            context.user.telegram_id,
             location_prompt(session, tr),
             parse_mode=ParseMode.HTML,
             reply_markup=location_keyboard(tr),
@@ -318,13 +320,17 @@ async def absent_pressed(update: Update, context: BotContext) -> None:
         return
     services = context.services
     parts = data.arg.split(":")
+    which = parts[1] if len(parts) > 1 else ""
+    # A nudge names its session, whose group may not be the one the student reads now.
     cohort_id = context.user.cohort_id
+    if is_number(which):
+        session = await services.storage.sessions.get(int(which))
+        cohort_id = session.cohort_id if session is not None else None
     cohort = await services.storage.cohorts.get(cohort_id) if cohort_id is not None else None
     if cohort is None or not allowed(context.actor, Permission.CHECK_IN, cohort.id):
         await query.answer(refuse(context), show_alert=True)
         return
     sessions = await services.attendance.reportable(cohort, uid)
-    which = parts[1] if len(parts) > 1 else ""
     chosen = sessions if which == "all" else [s for s in sessions if str(s.id) == which]
     if not chosen or parts[0] not in ("s", "r", "m"):
         await query.answer(
