@@ -74,16 +74,16 @@ def outcome_text(outcome: CheckInOutcome, cohort: Cohort | None, tr: Translator)
     title = _title(s, tr)
     if r is CheckIn.PRESENT or r is CheckIn.LATE:
         text = (
-            tr("✅ Checked in: {title}. Welcome!")
+            tr("✅ Welcome! You are checked in: {title}")
             if r is CheckIn.PRESENT
-            else tr("✅ Checked in, late: {title}.")
+            else tr("✅ Checked in, late: {title}")
         ).format(title=title)
         if outcome.record is not None and outcome.record.verdict == "verified":
             text += " " + tr("📍 Location confirmed.")
         return text
     if r is CheckIn.TOO_EARLY:
         assert outcome.opens is not None
-        return tr("Check-in for {title} opens at {time}.").format(
+        return tr("Check-in opens at {time}: {title}").format(
             title=title, time=hhmm(outcome.opens, cohort)
         )
     if r is CheckIn.CLOSED:
@@ -92,10 +92,10 @@ def outcome_text(outcome: CheckInOutcome, cohort: Cohort | None, tr: Translator)
             "Check-in for {title} closed at {time}. If you are there, tell your supervisor."
         ).format(title=title, time=hhmm(outcome.closes, cohort))
     if r is CheckIn.CANCELLED:
-        return tr("{title} is cancelled: there is nothing to check in for.").format(title=title)
+        return tr("Cancelled, nothing to check in for: {title}").format(title=title)
     if r is CheckIn.ALREADY:
         assert outcome.record is not None
-        return tr("You have already checked in for {title} at {time}.").format(
+        return tr("You have already checked in at {time}: {title}").format(
             title=title, time=hhmm(outcome.record.at, cohort)
         )
     if r is CheckIn.STAFF_MARKED:
@@ -369,17 +369,18 @@ async def absent_pressed(update: Update, context: BotContext) -> None:
 # -- the roll-call ------------------------------------------------------------------------------
 
 
-def status_label(record: AttendanceRecord | None, started: bool, tr: Translator) -> str:
-    if record is None:
+def status_label(status: Status | None, started: bool, tr: Translator) -> str:
+    """A status with its sign; None is "missing" once the session has begun."""
+    if status is None:
         if not started:
             return "⏳ " + tr.pgettext("attendance", "not checked in yet")
         return "❓ " + tr.pgettext("attendance", "missing")
-    return {
-        Status.PRESENT: "✅ " + tr.pgettext("attendance", "present"),
-        Status.LATE: "⏰ " + tr.pgettext("attendance", "late"),
-        Status.EXCUSED: "🟡 " + tr.pgettext("attendance", "excused"),
-        Status.ABSENT: "❌ " + tr.pgettext("attendance", "absent"),
-    }[record.status]
+    signs = {Status.PRESENT: "✅", Status.LATE: "⏰", Status.EXCUSED: "🟡", Status.ABSENT: "❌"}
+    return signs[status] + " " + status_label_plain(status, tr)
+
+
+def _status(record: AttendanceRecord | None) -> Status | None:
+    return record.status if record is not None else None
 
 
 def _detail(record: AttendanceRecord | None, cohort: Cohort, tr: Translator) -> str:
@@ -415,10 +416,11 @@ def roll_call_text(roll: RollCall, tr: Translator) -> str:
     if s.cancelled:
         head += "\n❌ " + tr("This session is cancelled.")
     counts = [
-        f"✅ {roll.count(Status.PRESENT)}", f"⏰ {roll.count(Status.LATE)}",
-        f"🟡 {roll.count(Status.EXCUSED)}", f"❌ {roll.count(Status.ABSENT)}",
-        f"{'❓' if roll.started else '⏳'} {roll.count(None)}",
-    ]  # fmt: skip
+        f"{status_label(st, True, tr)}: {roll.count(st)}"
+        for st in (Status.PRESENT, Status.LATE, Status.EXCUSED, Status.ABSENT)
+    ]
+    counts.append(f"{status_label(None, roll.started, tr)}: {roll.count(None)}")
+
     summary = tr.ngettext("{n} student", "{n} students", len(roll.students)).format(
         n=len(roll.students)
     )
@@ -429,7 +431,7 @@ def roll_call_text(roll: RollCall, tr: Translator) -> str:
                                       p[0].display_name.lower()),
     )  # fmt: skip
     for user, record in students:
-        line = f"{status_label(record, roll.started, tr)} · {escape(user.display_name)}"
+        line = f"{status_label(_status(record), roll.started, tr)} · {escape(user.display_name)}"
         if detail := _detail(record, cohort, tr):
             line += f" ({detail})"
         lines.append(line)
@@ -549,12 +551,12 @@ async def roll_pressed(update: Update, context: BotContext) -> None:
         started = session.starts_at <= services.clock.now()
         text = tr("<b>{name}</b> at <b>{title}</b> ({time}): {status}. Mark as:").format(
             name=name, title=escape(session.title.get(tr.language)),
-            time=hhmm(session.starts_at, cohort), status=status_label(record, started, tr),
+            time=hhmm(session.starts_at, cohort),
+            status=status_label(_status(record), started, tr),
         )  # fmt: skip
         marks = [
             _button(tr, ROLL_ACTION, uid, f"m:{session.id}:{student_id}:{code}",
-                    status_label(AttendanceRecord(session.id, 0, st, Source.STAFF,
-                                                  session.starts_at), True, tr))
+                    status_label(st, True, tr))
             for code, st in (("P", Status.PRESENT), ("E", Status.EXCUSED), ("A", Status.ABSENT))
         ]  # fmt: skip
         back = _button(
@@ -613,7 +615,7 @@ async def my_attendance(update: Update, context: BotContext) -> None:
             local = s.starts_at.astimezone(cohort.tz).date()
             lines.append(
                 f"• {escape(day_name(local, tr))} {hhmm(s.starts_at, cohort)} "
-                f"{escape(s.title.get(tr.language))} — {status_label(r, True, tr)}"
+                f"{escape(s.title.get(tr.language))} — {status_label(_status(r), True, tr)}"
             )
     await reply_long(update, lines)
 

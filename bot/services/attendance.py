@@ -105,6 +105,16 @@ def letter(record: AttendanceRecord | None) -> str:
     return {Status.PRESENT: "P", Status.LATE: "L", Status.EXCUSED: "E"}.get(record.status, "A")
 
 
+def on_record(
+    session: Session, record: AttendanceRecord | None, joined: datetime | None, now: datetime
+) -> bool:
+    """Whether a session counts in a student's record: it has begun, and it had not ended
+    when they joined (unless something was recorded for it anyway)."""
+    if session.cancelled or session.starts_at > now:
+        return False
+    return record is not None or joined is None or session.ends_at > joined
+
+
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance (haversine), in metres."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
@@ -492,12 +502,20 @@ class AttendanceService(TimedPlanner):
 
     async def student_record(self, user_id: int, cohort: Cohort, lang: str) -> StudentRecord:
         now = self._clock.now()
+        records = await self._storage.attendance.for_user(user_id, cohort.id)
+        joined = next(
+            (
+                m.joined_at
+                for m in await self._storage.users.memberships(user_id)
+                if m.cohort_id == cohort.id
+            ),
+            None,
+        )
         sessions = [
             s
             for s in await self._storage.sessions.for_cohort(cohort.id)
-            if not s.cancelled and s.starts_at <= now
+            if on_record(s, records.get(s.id), joined, now)
         ]
-        records = await self._storage.attendance.for_user(user_id, cohort.id)
         hours: dict[str, float] = defaultdict(float)
         for s in sessions:
             if letter(records.get(s.id)) in ("P", "L"):

@@ -19,7 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.i18n import Translator
-from bot.services.attendance import hours_of, letter
+from bot.services.attendance import hours_of, letter, on_record
 from bot.services.export import FORMULA_STARTS
 from bot.storage import Storage
 from bot.storage.attendance import AttendanceRecord, ManualMark
@@ -39,6 +39,7 @@ class ReportData:
     marks: list[ManualMark]
     names: dict[int, str]  # user id -> name, for the audit's "by"
     now: datetime
+    joined: dict[int, datetime]  # student -> when they joined the cohort
 
 
 async def collect(storage: Storage, cohort: Cohort, now: datetime) -> ReportData:
@@ -57,17 +58,20 @@ async def collect(storage: Storage, cohort: Cohort, now: datetime) -> ReportData
             if uid is not None and uid not in names:
                 user = await storage.users.get(uid)
                 names[uid] = user.display_name if user else str(uid)
-    return ReportData(cohort, sessions, students, records, marks, names, now)
+    joined = {u.telegram_id: m.joined_at for u, m in members}
+    return ReportData(cohort, sessions, students, records, marks, names, now, joined)
 
 
 def letters(data: ReportData) -> dict[tuple[int, int], str]:
-    """(session, student) -> P/L/E/A for every session that has begun."""
-    return {
-        (s.id, u.telegram_id): letter(data.records.get((s.id, u.telegram_id)))
-        for s in data.sessions
-        if s.starts_at <= data.now
-        for u in data.students
-    }
+    """(session, student) -> P/L/E/A for every session on the student's record (begun, and
+    not over before they joined); the others stay blank."""
+    grid = {}
+    for s in data.sessions:
+        for u in data.students:
+            record = data.records.get((s.id, u.telegram_id))
+            if on_record(s, record, data.joined.get(u.telegram_id), data.now):
+                grid[(s.id, u.telegram_id)] = letter(record)
+    return grid
 
 
 def hours_by_department(
@@ -145,8 +149,8 @@ def render(data: ReportData, tr: Translator) -> bytes:
         _put(hours_sheet, 1, j, title)
         hours_sheet.cell(row=1, column=j).font = BOLD
         hours_sheet.cell(row=1, column=j).alignment = Alignment(wrap_text=True, vertical="top")
-    held = sum(1 for s in data.sessions if s.starts_at <= data.now)
     for i, u in enumerate(data.students, start=2):
+        held = sum(1 for s in data.sessions if (s.id, u.telegram_id) in grid)
         _put(hours_sheet, i, 1, u.display_name)
         mine = hours.get(u.telegram_id, {})
         for j, department in enumerate(departments, start=2):
