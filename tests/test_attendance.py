@@ -201,6 +201,13 @@ async def test_nudge_buttons_and_absence_flow_tell_the_supervisor(harness: BotHa
     assert "not one of your sessions" in bad.text
     usage = await chats[801].send("/absent sleepy")
     assert "Usage: /absent" in usage.text
+    # A hostile, huge note: escaped and cut short, never markup.
+    start = len(harness.emulator.sent)
+    await chats[801].send("/absent 9999999999999999999999 other x")
+    await chats[801].send("/absent other <b>boss</b> " + "z" * 5000)
+    hostile = await harness.emulator.wait_for_message(SUPERVISOR, after=start)
+    assert "&lt;b&gt;boss&lt;/b&gt;" in hostile.text and "<b>boss" not in hostile.text
+    assert hostile.text.count("z") <= 200
     # A student reading another's absence: impossible, and excused shows in their own record.
     mine = await chats[803].send("/my_attendance")
     assert "Bobur" not in mine.text and "Aziza" not in mine.text
