@@ -285,7 +285,7 @@ async def test_location_check_inside_outside_and_without_coordinates(
     start = len(emu.sent)
     await emu.send_location(801, 43.2659, 76.9279)
     far = await emu.wait_for_message(801, after=start)
-    assert "about 1.1 km away" in far.text
+    assert "about 1.1 km away" in far.text and far.reply_markup is None  # try again nearer
     assert await rows(harness) == []
     # About 100 m away: verified, with a bucket; the location itself is not stored.
     start = len(emu.sent)
@@ -330,8 +330,10 @@ async def test_location_check_inside_outside_and_without_coordinates(
     await harness.services.scheduler.retime(almaty(16, 9, 50))
     start = len(emu.sent)
     await emu.send_location(802, 43.2559, 76.9279)
-    assert "closed at 09:45" in (await emu.wait_for_message(802, after=start)).text
+    closed = await emu.wait_for_message(802, after=start)
+    assert "closed at 09:45" in closed.text and closed.reply_markup == {"remove_keyboard": True}
     assert len(await rows(harness)) == 3
+    assert await rows(harness, "SELECT * FROM attendance_pending") == []
 
 
 async def test_report_matches_the_database_and_the_cli_writes_it(

@@ -165,11 +165,12 @@ async def _answer_outcome(
         await update.callback_query.answer(text[:200], show_alert=True)
         return
     if message is not None:
-        done = outcome.result in (CheckIn.PRESENT, CheckIn.LATE)
+        # The location keyboard stays only for another try from nearer by.
+        keep = outcome.result is CheckIn.FAR
         await message.reply_text(
             escape(text),
             parse_mode=ParseMode.HTML,
-            reply_markup=ReplyKeyboardRemove() if done else None,
+            reply_markup=None if keep else ReplyKeyboardRemove(),
         )
 
 
@@ -232,6 +233,8 @@ async def location_received(update: Update, context: BotContext) -> None:
         return
     location = (message.location.latitude, message.location.longitude)
     outcome = await services.attendance.check_in(uid, session_id, location=location)
+    if outcome.result is not CheckIn.FAR:  # done, or nothing left to check in for
+        await services.storage.attendance.location_done(uid)
     await _answer_outcome(update, context, outcome, popup=False)
 
 
