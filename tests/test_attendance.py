@@ -147,6 +147,19 @@ async def test_nudge_and_missing_list_exactly_once_across_a_kill_and_restart(
     ]
     labels = [label for label, _ in nudge[0].buttons()]
     assert labels[0].startswith(HERE) and len(labels) == 2
+    # A moved session's items follow it; a cancelled one has none.
+    scheduler, storage = first.services.scheduler, first.storage
+    lecture = await session_id(first, "TPI-2026-S05")
+    practical = await session_id(first, "TPI-2026-S06")
+    assert scheduler.due_of(f"nudge:{lecture}") == almaty(16, 9, 25)
+    assert scheduler.due_of(f"missing:{lecture}") == almaty(16, 9, 35)
+    await change_session(storage, lecture, cancelled=True)
+    later = almaty(16, 14, 30)
+    await change_session(storage, practical, starts_at=later, ends_at=later + timedelta(hours=1))
+    await first.services.reminders.process_changes()
+    assert scheduler.due_of(f"nudge:{lecture}") is None
+    assert scheduler.due_of(f"missing:{lecture}") is None
+    assert scheduler.due_of(f"nudge:{practical}") == almaty(16, 14, 40)
     await stop_bot(first.app)  # killed between the nudge and the list
     clock.set(almaty(16, 8, 15))
     second = await bot_factory()
@@ -272,8 +285,13 @@ async def test_location_check_inside_outside_and_without_coordinates(
 ) -> None:
     chats = await join_group(harness)
     coordinator = harness.user(COORDINATOR_ID, "en", name="Saule")
-    reply = await coordinator.send("/attendance_settings TPI-2026 location on radius 300")
+    reply = await coordinator.send(
+        "/attendance_settings TPI-2026 location on radius 300 nudge 12 missing 25"
+    )
     assert "location check: on (within 300 m)" in reply.text
+    lecture = await session_id(harness, "TPI-2026-S05")  # 09:15: re-planned at once
+    assert harness.services.scheduler.due_of(f"nudge:{lecture}") == almaty(16, 9, 27)
+    assert harness.services.scheduler.due_of(f"missing:{lecture}") == almaty(16, 9, 40)
     bad = await coordinator.send("/attendance_settings TPI-2026 radius 999999")
     assert "Usage" in bad.text
     await harness.services.scheduler.retime(almaty(16, 9, 5))
@@ -325,7 +343,6 @@ async def test_location_check_inside_outside_and_without_coordinates(
     verdicts = {r["user_id"]: r["verdict"] for r in await rows(harness)}
     assert verdicts == {801: "verified", 802: "self", 803: "self"}
     # A location that comes after check-in closed (the prompt left from before): refused.
-    lecture = await session_id(harness, "TPI-2026-S05")
     await harness.storage.attendance.ask_location(802, lecture, harness.clock.now())
     await harness.services.scheduler.retime(almaty(16, 9, 50))
     start = len(emu.sent)
