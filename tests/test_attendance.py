@@ -488,9 +488,14 @@ async def test_playground_student_checks_in_and_supervisor_sees_the_roll_call(
     from tests.test_playground import play
 
     transcript = await play(
-        tmp_path, ":clock 09:05\n:1\n:1\n:supervisor\n/attendance\n:clock +10m\n"
+        tmp_path,
+        ":coordinator\n/attendance_settings TPI-2026 location on\n:student\n:clock 09:05\n"
+        "/here\n:location 43.2659 76.9279\n:location 43.2562 76.9280\n:1\n"
+        ":supervisor\n/attendance\n",
     )
-    assert "(pop-up) ✅ Welcome! You are checked in: Lecture: general osteology" in transcript
-    assert "already checked in" in transcript
-    roll = transcript.split("/attendance")[-1]
-    assert "✅ present · Aziza" in roll
+    assert "<📍 Share my location>" in transcript  # the request-location keyboard
+    assert "about 1.1 km away" in transcript
+    assert "✅ Welcome! You are checked in: Lecture: general osteology" in transcript
+    assert "(pop-up) You have already checked in at 09:05" in transcript
+    roll = transcript.split("/attendance\n")[-1]
+    assert "✅ present · Aziza Karimova (09:05, 📍 within 100 m)" in roll

@@ -65,13 +65,15 @@ def _title(session: Session, tr: Translator, limit: int = POPUP_TITLE) -> str:
     return title if len(title) <= limit else title[: limit - 1] + "…"
 
 
-def outcome_text(outcome: CheckInOutcome, cohort: Cohort | None, tr: Translator) -> str:
+def outcome_text(
+    outcome: CheckInOutcome, cohort: Cohort | None, tr: Translator, *, popup: bool
+) -> str:
     """Plain text (a pop-up or, escaped, a message) saying what happened to a check-in."""
     s = outcome.session
     r = outcome.result
     if s is None or cohort is None or r is CheckIn.NOT_ON_ROLL:
         return tr("Only the students of this session's group can check in for it.")
-    title = _title(s, tr)
+    title = _title(s, tr) if popup else s.title.get(tr.language)
     if r is CheckIn.PRESENT or r is CheckIn.LATE:
         text = (
             tr("✅ Welcome! You are checked in: {title}")
@@ -160,7 +162,7 @@ async def _answer_outcome(
             reply_markup=location_keyboard(tr),
         )
         return
-    text = outcome_text(outcome, cohort, tr)
+    text = outcome_text(outcome, cohort, tr, popup=popup)
     if popup and update.callback_query is not None:
         await update.callback_query.answer(text[:200], show_alert=True)
         return
