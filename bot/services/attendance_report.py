@@ -28,6 +28,8 @@ from bot.storage.models import Cohort, Role, Session, User
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 HOURS_FORMAT = "0.00"
 BOLD = Font(bold=True)
+CENTER = Alignment(horizontal="center")  # one object: openpyxl dedupes styles by hashing
+WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def render(data: ReportData, tr: Translator) -> bytes:
     for j, s in enumerate(data.sessions, start=3):
         _put(sheet, 1, j, _local(s.starts_at, cohort), DATE_FORMAT)
         _put(sheet, 2, j, s.title.get(lang))
-        sheet.cell(row=2, column=j).alignment = Alignment(wrap_text=True, vertical="top")
+        sheet.cell(row=2, column=j).alignment = WRAP_TOP
     for i, u in enumerate(data.students, start=3):
         _put(sheet, i, 1, u.display_name)
         _put(sheet, i, 2, "@" + u.username if u.username else str(u.telegram_id))
@@ -134,7 +136,7 @@ def render(data: ReportData, tr: Translator) -> bytes:
             value = grid.get((s.id, u.telegram_id))
             if value is not None:
                 _put(sheet, i, j, value)
-                sheet.cell(row=i, column=j).alignment = Alignment(horizontal="center")
+                sheet.cell(row=i, column=j).alignment = CENTER
     for cell in sheet[1] + sheet[2]:
         cell.font = BOLD
     sheet.freeze_panes = "C3"
@@ -148,7 +150,7 @@ def render(data: ReportData, tr: Translator) -> bytes:
     for j, title in enumerate(header, start=1):
         _put(hours_sheet, 1, j, title)
         hours_sheet.cell(row=1, column=j).font = BOLD
-        hours_sheet.cell(row=1, column=j).alignment = Alignment(wrap_text=True, vertical="top")
+        hours_sheet.cell(row=1, column=j).alignment = WRAP_TOP
     for i, u in enumerate(data.students, start=2):
         held = sum(1 for s in data.sessions if (s.id, u.telegram_id) in grid)
         _put(hours_sheet, i, 1, u.display_name)
