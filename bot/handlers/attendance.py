@@ -23,7 +23,7 @@ from telegram.constants import ParseMode
 
 from bot.callbacks import CallbackData
 from bot.context import BotContext
-from bot.formatting import day_name, hhmm
+from bot.formatting import day_name, fit_message, hhmm
 from bot.handlers.common import (
     cohort_for,
     current_cohort,
@@ -399,8 +399,8 @@ def _detail(record: AttendanceRecord | None, cohort: Cohort, tr: Translator) -> 
         else:
             bits.append(tr("self-reported"))
     elif record.source is Source.REPORT:
-        services_reason = {"ill": tr("ill"), "late": tr("late"), "other": tr("another reason")}
-        reason = services_reason.get(record.reason, "")
+        reasons = {"ill": tr("ill"), "late": tr("late"), "other": tr("another reason")}
+        reason = reasons.get(record.reason, "")
         if record.late_minutes:
             reason += " " + tr("{n} min").format(n=record.late_minutes)
         bits.append(tr("reported: {reason}").format(reason=reason))
@@ -500,13 +500,8 @@ async def attendance(update: Update, context: BotContext) -> None:
         return
     roll = await services.attendance.roll_call(session, cohort)
     uid = context.user.telegram_id
-    text = roll_call_text(roll, tr)
-    if len(text) > 3800:
-        await reply_long(update, text.split("\n"))
-        await reply(update, tr("Tap a name to mark the student by hand."),
-                    roll_call_markup(roll, uid, tr))  # fmt: skip
-        return
-    await reply(update, text, roll_call_markup(roll, uid, tr))
+    # A long roll-call goes as several messages, the buttons under the last.
+    await reply(update, roll_call_text(roll, tr), roll_call_markup(roll, uid, tr))
 
 
 async def roll_pressed(update: Update, context: BotContext) -> None:
@@ -545,7 +540,7 @@ async def roll_pressed(update: Update, context: BotContext) -> None:
         else:
             await query.answer(tr("Marked: {status}.").format(status=label))
         roll = await services.attendance.roll_call(session, cohort)
-        await edit(query, roll_call_text(roll, tr), roll_call_markup(roll, uid, tr))
+        await edit(query, fit_message(roll_call_text(roll, tr)), roll_call_markup(roll, uid, tr))
         return
     if parts[0] == "s":
         assert student_id is not None
@@ -571,7 +566,7 @@ async def roll_pressed(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     roll = await services.attendance.roll_call(session, cohort)
-    await edit(query, roll_call_text(roll, tr), roll_call_markup(roll, uid, tr))
+    await edit(query, fit_message(roll_call_text(roll, tr)), roll_call_markup(roll, uid, tr))
 
 
 def status_label_plain(status: Status, tr: Translator) -> str:
