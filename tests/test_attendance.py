@@ -142,6 +142,7 @@ async def test_nudge_and_missing_list_exactly_once_across_a_kill_and_restart(
     await first.services.scheduler.retime(almaty(16, 8, 11))
     nudges = sent_to(first, 803, "👋")
     assert len(nudges) == 1 and not sent_to(first, 801, "👋") and not sent_to(first, 802, "👋")
+    assert "Kirish mashgʻuloti" in nudges[0]  # in the student's language (Uzbek)
     nudge = [
         m for m in first.emulator.sent if m.chat_id == 803 and (m.text or "").startswith("👋")
     ]

@@ -75,13 +75,13 @@ def outcome_text(
         return tr("Only the students of this session's group can check in for it.")
     title = _title(s, tr) if popup else s.title.get(tr.language)
     if r is CheckIn.PRESENT or r is CheckIn.LATE:
-        text = (
-            tr("✅ Welcome! You are checked in: {title}")
+        text = "✅ " + (
+            tr("Welcome! You are checked in: {title}")
             if r is CheckIn.PRESENT
-            else tr("✅ Checked in, late: {title}")
+            else tr("Checked in, late: {title}")
         ).format(title=title)
         if outcome.record is not None and outcome.record.verdict == "verified":
-            text += " " + tr("📍 Location confirmed.")
+            text += " 📍 " + tr("Location confirmed.")
         return text
     if r is CheckIn.TOO_EARLY:
         assert outcome.opens is not None
@@ -395,7 +395,7 @@ def _detail(record: AttendanceRecord | None, cohort: Cohort, tr: Translator) -> 
     if record.source is Source.CHECKIN:
         bits.append(hhmm(record.at, cohort))
         if record.verdict == "verified":
-            bits.append(tr("📍 within {n} m").format(n=record.distance_bucket))
+            bits.append("📍 " + tr("within {n} m").format(n=record.distance_bucket))
         else:
             bits.append(tr("self-reported"))
     elif record.source is Source.REPORT:

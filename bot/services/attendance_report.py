@@ -180,8 +180,8 @@ def render(data: ReportData, tr: Translator) -> bytes:
         if session is not None:
             _put(audit, i, 3, _local(session.starts_at, cohort), DATE_FORMAT)
         _put(audit, i, 4, data.names.get(m.user_id, str(m.user_id)))
-        _put(audit, i, 5, m.before)
-        _put(audit, i, 6, m.after)
+        _put(audit, i, 5, tr.pgettext("attendance", m.before))  # a status: present, missing...
+        _put(audit, i, 6, tr.pgettext("attendance", m.after))
         by = "" if m.by_id is None else data.names.get(m.by_id, str(m.by_id))
         _put(audit, i, 7, by)
     audit.freeze_panes = "A2"
