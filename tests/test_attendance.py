@@ -396,8 +396,15 @@ async def test_report_matches_the_database_and_the_cli_writes_it(
     anatomy = header.index("Department of Normal Anatomy")
     assert by_student["Aziza User"][anatomy].value == 2.5
     assert by_student["Aziza User"][total].number_format == "0.00"
+    # Every row of the database is the letter in its cell.
     db_rows = await rows(harness)
     assert len(db_rows) == 6
+    column = {s.id: 3 + i for i, s in enumerate(sessions)}
+    by_id = {801: names["Aziza User"], 802: names["Bobur User"], 803: names["Dilnoza User"]}
+    codes = {"present": "P", "late": "L", "excused": "E", "absent": "A"}
+    for r in db_rows:
+        cell = grid.cell(row=by_id[r["user_id"]], column=column[r["session_id"]])
+        assert cell.value == codes[r["status"]], r
     marks = list(audit.iter_rows(min_row=2, values_only=True))
     assert [(m[3], m[4], m[5], m[6]) for m in marks] == [
         ("Dilnoza User", "missing", "present", "Nodir User")
