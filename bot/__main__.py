@@ -50,6 +50,9 @@ def parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="a cohort as XLSX in the import format, with tasks")
     export.add_argument("cohort")
     export.add_argument("file", help="the .xlsx file to write (must not exist)")
+    att = sub.add_parser("attendance", help="a cohort's attendance record as an XLSX file")
+    att.add_argument("cohort")
+    att.add_argument("--xlsx", required=True, metavar="FILE", help="the workbook to write")
     return p
 
 
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         "stats": cli.stats,
         "purge": cli.purge,
         "export": cli.export,
+        "attendance": cli.attendance,
     }
     return handlers[args.command](args)
 

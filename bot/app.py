@@ -29,6 +29,7 @@ from bot.concurrency import PerUserOrder
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext
 from bot.handlers import (
+    attendance,
     contacts,
     editing,
     feedback,
@@ -52,6 +53,7 @@ from bot.i18n import Catalogs
 from bot.ratelimit import PriorityRateLimiter
 from bot.services import Services
 from bot.services.broadcasts import ACK_ACTION
+from bot.services.checkin import ABSENT_ACTION, CHECKIN_ACTION
 from bot.services.feedback import FEEDBACK_ACTION, SURVEY_ACTION
 from bot.services.tasks import TASK_ACTION
 from bot.storage import Database, Storage
@@ -113,6 +115,7 @@ def build_application(
         services = Services.build(settings, clock, storage, catalogs, app.bot, app.job_queue)
         app.bot_data[SERVICES_KEY] = services
         await register_default_menus(app.bot, catalogs)
+        await services.attendance.load_settings()  # before the queue plans the nudges
         jobs = await services.reminders.reconcile()
         log.info("scheduled %d reminder and digest jobs", jobs)
         await services.broadcasts.resume()
@@ -227,6 +230,12 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("feedback", feedback.feedback_command),
         ("survey", feedback.survey_command),
         ("tasks", tasks.tasks),
+        ("here", attendance.here),
+        ("absent", attendance.absent),
+        ("attendance", attendance.attendance),
+        ("my_attendance", attendance.my_attendance),
+        ("attendance_report", attendance.attendance_report),
+        ("attendance_settings", attendance.attendance_settings),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
     # A spreadsheet sent with the caption /import (any case): validated and previewed, saved on
@@ -259,8 +268,13 @@ def register_handlers(app: Application, settings: Settings) -> None:
         (FEEDBACK_ACTION, feedback.feedback_pressed),
         (SURVEY_ACTION, feedback.survey_pressed),
         (TASK_ACTION, tasks.task_pressed),
+        (CHECKIN_ACTION, attendance.here_pressed),
+        (ABSENT_ACTION, attendance.absent_pressed),
+        (attendance.ROLL_ACTION, attendance.roll_pressed),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern(action)))
+    # A location shared for a check-in (checked, never stored).
+    app.add_handler(MessageHandler(private & filters.LOCATION, attendance.location_received))
     app.add_handler(MessageHandler(private & filters.COMMAND, start.unknown_command))
     # Messages that are not commands: replies in a question's thread, a proof a task waits for
     # (/tasks), the message a pending step waits for (/ask, Answer, a comment), else the help

@@ -450,3 +450,30 @@ def export(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run_export())
+
+
+def attendance(args: argparse.Namespace) -> int:
+    """The attendance record of a cohort as an XLSX workbook (the same as /attendance_report)."""
+    from bot.i18n import Catalogs
+    from bot.services.attendance_report import attendance_report
+
+    settings = _settings()
+    setup_logging(settings.token, level=logging.WARNING)
+    if problem := existing_database(settings):
+        return fail(problem)
+    target = Path(args.xlsx)
+    if not target.parent.is_dir():
+        return fail(f"the folder of {target} does not exist")
+
+    async def write() -> int:
+        async with Database(settings.database) as db:
+            storage = Storage(db)
+            cohort = await storage.cohorts.by_code(args.cohort)
+            if cohort is None:
+                return fail(f"there is no cohort {args.cohort!r}")
+            data = await attendance_report(storage, cohort, Clock().now(), Catalogs().get("en"))
+        target.write_bytes(data)
+        print(f"wrote the attendance record of {cohort.code} to {target}")
+        return 0
+
+    return asyncio.run(write())

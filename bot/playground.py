@@ -86,6 +86,7 @@ HELP = """Playground commands (everything else is sent to the bot as the current
   :photo [caption]    send a (tiny) photo as the persona, e.g. after /ask
   :wait N             stay idle for N seconds (in a script)
   :webapp             the Mini App's local addresses, signed for each persona (open in a browser)
+  :location LAT LON   share a location as the persona (a check-in with location on)
   a line ending in \\  goes on on the next line; or :multi, the lines, then :end
   :help               this help        :quit   leave (Ctrl-D, Ctrl-C)
 Messages arrive as they are sent, also while you are idle; [to Name] marks another persona's.
@@ -193,6 +194,8 @@ def to_terminal(message: SentMessage, *, ansi: bool = False) -> str:
     buttons = message.buttons()
     if buttons:
         text += "\n" + "  ".join(f"[{i}] {label}" for i, (label, _) in enumerate(buttons, 1))
+    if keys := message.keyboard_buttons():  # a reply keyboard: answered with :location
+        text += "\n" + "  ".join(f"<{label}>" for label in keys)
     return "\n".join("  " + line for line in text.splitlines())
 
 
@@ -390,6 +393,8 @@ class Playground:
             await self.reply(arg)
         elif command == "photo":
             await self.photo(arg)
+        elif command == "location":
+            await self.share_location(arg)
         elif command.isdigit():
             await self.press(int(command))
         else:
@@ -517,6 +522,20 @@ class Playground:
         await asyncio.sleep(seconds)
         async with self._busy:
             self._show_new(label_all=True)
+
+    async def share_location(self, arg: str) -> None:
+        try:
+            latitude, longitude = (float(x) for x in arg.replace(",", " ").split())
+        except ValueError:
+            self.print("[:location LAT LON, e.g. :location 43.2559 76.9279]")
+            return
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            self.print("[:location LAT LON, e.g. :location 43.2559 76.9279]")
+            return
+        self.print(f"{self.persona.label} shares the location {latitude:.5f}, {longitude:.5f}")
+        await self._exchange(
+            lambda: self.emu.send_location(self.persona.user_id, latitude, longitude)
+        )
 
     async def upload(self, arg: str) -> None:
         path_text, _, caption = arg.partition(" ")

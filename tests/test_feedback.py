@@ -205,3 +205,22 @@ async def test_permission_matrix_and_privacy(harness: BotHarness) -> None:
         assert not rows, table
     await storage.operations.purge_cohort(1, now)
     assert not await db.fetchall("SELECT * FROM feedback")
+
+
+async def test_with_check_ins_only_those_who_were_there_are_asked(harness: BotHarness) -> None:
+    """A group that checks in: the prompt goes to the students who were there (present or
+    late), not to the one reported ill nor to the one who never came."""
+    from bot.storage.attendance import AttendanceRecord, Source, Status
+
+    await desk(harness)
+    session = next(
+        s for s in await harness.storage.sessions.for_cohort(1) if s.starts_at == almaty(16, 8)
+    )
+    for uid, status in ((STUDENT, Status.PRESENT), (STUDENT_RU, Status.EXCUSED)):
+        await harness.storage.attendance.save(
+            AttendanceRecord(session.id, uid, status, Source.CHECKIN, almaty(16, 8, 5))
+        )
+    start = len(harness.emulator.sent)
+    await harness.services.scheduler.retime(almaty(16, 9, 1))
+    await settle(harness)
+    assert [uid for uid, _ in prompts(harness, start)] == [STUDENT]

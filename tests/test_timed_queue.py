@@ -55,12 +55,13 @@ async def test_cancelling_one_sessions_items_leaves_every_other_item_alone(
     sessions = sorted({int(name.split(":")[1]) for name in before if name.startswith("reminder:")})
     assert len(sessions) >= 3
     victim = sessions[1]
-    # Its reminder and its feedback prompt (a planner's item in the same group).
-    assert scheduler.cancel_group(f"session:{victim}") == 2
+    # Its reminder and every feature's items (feedback prompt, attendance nudge and list).
+    assert scheduler.cancel_group(f"session:{victim}") == 4
     assert scheduler.scheduled() == {
         name: due
         for name, due in before.items()
-        if not name.startswith(f"reminder:{victim}:") and name != f"feedback:{victim}"
+        if name.split(":")[:2]
+        not in ([k, str(victim)] for k in ("reminder", "feedback", "nudge", "missing"))
     }
     assert scheduler.cancel_group(f"session:{victim}") == 0  # nothing left to cancel
     # The others still run when due (and leave the queue); the cancelled one does not

@@ -477,7 +477,7 @@ async def test_page_menu_button_and_week_button(mini: MiniApp, bot_factory: BotF
         assert (
             page.status == 200 and "default-src 'self'" in page.headers["Content-Security-Policy"]
         )
-    assert 'lang="ru"' in html and "open it in Telegram" in html  # translated later
+    assert 'lang="ru"' in html and "откройте его в Telegram" in html
     assert "static/telegram-shim.js" in html and "telegram.org" not in html
     async with mini.http.get(mini.base + "static/app.js") as script:
         assert script.status == 200

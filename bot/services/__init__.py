@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.i18n import Catalogs
 from bot.scheduling import JobScheduler
 from bot.services.admin import AdminService
+from bot.services.attendance import AttendanceService
 from bot.services.broadcasts import BroadcastService
 from bot.services.delivery import Sender
 from bot.services.feedback import FeedbackService
@@ -47,6 +48,7 @@ class Services:
     questions: QuestionService
     feedback: FeedbackService
     tasks: TaskService  # the arrival checklist (a planner on the timed queue)
+    attendance: AttendanceService
 
     @classmethod
     def build(
@@ -71,6 +73,8 @@ class Services:
         tasks = TaskService(storage, clock, sender, scheduler, bot)
         reminders.add_planner(tasks)
         reminders.digest_extra = tasks.digest_lines
+        attendance = AttendanceService(storage, clock, sender, scheduler)
+        reminders.add_planner(attendance)
         return cls(
             settings=settings,
             clock=clock,
@@ -89,4 +93,5 @@ class Services:
             questions=questions,
             feedback=feedback,
             tasks=tasks,
+            attendance=attendance,
         )

@@ -24,6 +24,9 @@ class Permission(StrEnum):
     VIEW_FEEDBACK = "view_feedback"
     MANAGE_SURVEY = "manage_survey"  # import the survey, export its answers
     MANAGE_TASKS = "manage_tasks"  # a group's checklist progress, proofs, ticking for a student
+    CHECK_IN = "check_in"  # check in, report an absence, read one's own attendance
+    VIEW_ATTENDANCE = "view_attendance"  # the roll-call and the record of a cohort
+    MARK_ATTENDANCE = "mark_attendance"  # mark a student present, excused or absent by hand
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,15 @@ _SUPERVISOR_MAY = {
     Permission.ANSWER_QUESTIONS,
     Permission.VIEW_FEEDBACK,
     Permission.MANAGE_TASKS,
+    Permission.VIEW_ATTENDANCE,
+    Permission.MARK_ATTENDANCE,
 }
-_MEMBER_MAY = {Permission.READ_ITINERARY, Permission.ASK_QUESTION, Permission.READ_FAQ}
+_MEMBER_MAY = {
+    Permission.READ_ITINERARY,
+    Permission.ASK_QUESTION,
+    Permission.READ_FAQ,
+    Permission.CHECK_IN,
+}
 
 
 def allowed(actor: Actor, permission: Permission, cohort_id: int | None = None) -> bool:

@@ -28,6 +28,7 @@ from bot.services.delivery import CONCURRENT_SENDS, Outgoing, Sender
 from bot.services.export import _append  # text cells, formulas never evaluated
 from bot.services.reminders import TimedPlanner, session_group
 from bot.storage import Storage
+from bot.storage.attendance import Status
 from bot.storage.feedback import SurveyQuestion
 from bot.storage.models import Cohort, Membership, Role, Session, User
 
@@ -80,11 +81,16 @@ class FeedbackService(TimedPlanner):
         return 1
 
     def recipients(
-        self, session: Session, members: list[tuple[User, Membership]], off: set[int]
+        self,
+        session: Session,
+        members: list[tuple[User, Membership]],
+        off: set[int],
+        attended: set[int] | None = None,
     ) -> list[User]:
-        """Who is asked about a session. Attendance (issue 10) plugs in here: once check-ins
-        exist, keep the students who checked in (all of them when attendance is off); today
-        every student of the cohort who was a member by the session's end."""
+        """Who is asked about a session: its students who were members by its end and have
+        not turned the prompts off; when anyone's attendance was recorded for the session
+        (`attended`: those present or late), only those who were there; when nobody's was
+        (the group does not use check-in), all of them."""
         return [
             u
             for u, m in members
@@ -92,6 +98,7 @@ class FeedbackService(TimedPlanner):
             and u.reachable
             and u.telegram_id not in off
             and m.joined_at <= session.ends_at
+            and (attended is None or u.telegram_id in attended)
         ]
 
     async def _prompt_due(self, job: PromptJob) -> None:
@@ -105,10 +112,12 @@ class FeedbackService(TimedPlanner):
             return {}
         members = await self._storage.users.members_of(session.cohort_id)
         off = await self._storage.feedback.prompts_off([u.telegram_id for u, _ in members])
+        records = await self._storage.attendance.for_session(session.id)
+        attended = {uid for uid, r in records.items() if r.status in (Status.PRESENT, Status.LATE)}
         return await self._deliver_each(
             "feedback",
             str(session.id),
-            self.recipients(session, members, off),
+            self.recipients(session, members, off, attended if records else None),
             lambda uid, tr: Outgoing(
                 prompt_text(session, tr, None), rating_keyboard(session.id, uid, tr, None)
             ),

@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.formatting import countdown, day_name, day_text, hhmm, session_details
 from bot.i18n import Translator
 from bot.scheduling import JobScheduler
+from bot.services.checkin import checkin_button
 from bot.services.delivery import Outgoing, Sender
 from bot.storage import Storage
 from bot.storage.models import Cohort, Membership, Session, SessionChangeRecord, User
@@ -346,12 +347,10 @@ class ReminderService:
             + escape(day_name(session.starts_at.astimezone(cohort.tz).date(), tr)),
             *session_details(session, tr),
         ]
-        markup = None
+        row = [checkin_button(session.id, tr)]  # whoever presses it checks in
         if session.has_coordinates:
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton("🗺 " + tr("Open the map"), url=map_url(session))]]
-            )
-        return Outgoing("\n".join(lines), markup)
+            row.append(InlineKeyboardButton("🗺 " + tr("Open the map"), url=map_url(session)))
+        return Outgoing("\n".join(lines), InlineKeyboardMarkup([row]))
 
     async def send_digest(self, cohort: Cohort) -> dict[str, int]:
         """Tomorrow's plan, at 20:00 local; nothing when tomorrow is empty."""

@@ -243,7 +243,7 @@ CREATE INDEX session_changes_cohort ON session_changes (cohort_id, id)
 # chat belongs to which question, a person's pending "next message is..." step), the cohort's
 # FAQ, feedback after sessions (anonymous to staff; the user id only keeps one rating a person)
 # and the end-of-programme survey.
-V10_QUESTIONS = """
+V9_QUESTIONS = """
 CREATE TABLE questions (
     id INTEGER PRIMARY KEY,
     cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
@@ -342,7 +342,7 @@ CREATE TABLE survey_answers (
 # whose arrival moves takes its checklist along. Tasks left out of a later import are marked
 # removed (kept with their progress), never deleted. `task_waits`: a student asked to send a
 # proof; their next photo or document is the proof (survives a restart).
-V11_TASKS = """
+V10_TASKS = """
 CREATE TABLE tasks (
     id INTEGER PRIMARY KEY,
     cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
@@ -379,6 +379,61 @@ CREATE TABLE task_waits (
 )
 """
 
+# Attendance (issue 10): each cohort's check-in rules, one row per student and session (the
+# latest word: a check-in, a reported absence or a staff mark), the audit of staff marks, a
+# location check-in waiting for the phone's location, and anonymous counts kept after a purge.
+# Locations are never stored: only the verdict and a distance bucket (upper bound, metres).
+V11_ATTENDANCE = """
+CREATE TABLE cohort_attendance_settings (
+    cohort_id INTEGER PRIMARY KEY REFERENCES cohorts(id) ON DELETE CASCADE,
+    opens_before INTEGER NOT NULL DEFAULT 15,
+    closes_after INTEGER NOT NULL DEFAULT 30,
+    nudge_after INTEGER NOT NULL DEFAULT 10,
+    missing_after INTEGER NOT NULL DEFAULT 20,
+    attendance_location INTEGER NOT NULL DEFAULT 0,
+    radius_m INTEGER NOT NULL DEFAULT 300
+);
+CREATE TABLE attendance (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(telegram_id) ON DELETE CASCADE,
+    status TEXT NOT NULL CHECK (status IN ('present', 'late', 'excused', 'absent')),
+    source TEXT NOT NULL CHECK (source IN ('checkin', 'report', 'staff')),
+    verdict TEXT NOT NULL DEFAULT '' CHECK (verdict IN ('', 'verified', 'self')),
+    distance_bucket INTEGER,
+    reason TEXT NOT NULL DEFAULT '',
+    late_minutes INTEGER,
+    note TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL,
+    marked_by INTEGER,
+    PRIMARY KEY (session_id, user_id)
+);
+CREATE INDEX attendance_by_user ON attendance (user_id);
+CREATE TABLE attendance_marks (
+    id INTEGER PRIMARY KEY,
+    cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(telegram_id) ON DELETE CASCADE,
+    before TEXT NOT NULL,
+    after TEXT NOT NULL,
+    by_id INTEGER,
+    at TEXT NOT NULL
+);
+CREATE INDEX attendance_marks_by_cohort ON attendance_marks (cohort_id, id);
+CREATE TABLE attendance_pending (
+    user_id INTEGER PRIMARY KEY REFERENCES users(telegram_id) ON DELETE CASCADE,
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    asked_at TEXT NOT NULL
+);
+CREATE TABLE attendance_archive (
+    session_id INTEGER PRIMARY KEY,
+    cohort_id INTEGER NOT NULL,
+    present INTEGER NOT NULL,
+    late INTEGER NOT NULL,
+    excused INTEGER NOT NULL,
+    absent INTEGER NOT NULL
+)
+"""
+
 MIGRATIONS: list[str] = [
     V1_FOUNDATION,
     V2_REMINDERS,
@@ -388,6 +443,7 @@ MIGRATIONS: list[str] = [
     V6_TRUST,
     V7_CHANGE_WAS_CANCELLED,
     V8_CHANGES_BY_COHORT,
-    V10_QUESTIONS,
-    V11_TASKS,
+    V9_QUESTIONS,
+    V10_TASKS,
+    V11_ATTENDANCE,
 ]

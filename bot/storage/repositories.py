@@ -10,6 +10,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.storage.attendance import AttendanceRepository
 from bot.storage.console import ConsoleRepository
 from bot.storage.db import BadStoredValue, Database, from_db, to_db
 from bot.storage.feedback import FeedbackRepository
@@ -1323,6 +1324,9 @@ class OperationsRepository:
         await QuestionRepository(self._db).purge_cohort(cohort_id)
         await FeedbackRepository(self._db).purge_cohort(cohort_id)
         await TaskRepository(self._db).purge_cohort(cohort_id)
+        counts["attendance_rows"] = await AttendanceRepository(self._db).purge_cohort(
+            cohort_id, members
+        )  # attendance: anonymous counts per session kept
         await self._db.execute("DELETE FROM memberships WHERE cohort_id = ?", (cohort_id,))
         await self._db.execute("DELETE FROM invites WHERE cohort_id = ?", (cohort_id,))
         # Users left without any group and without coordinator rights are deleted entirely
@@ -1343,6 +1347,7 @@ class OperationsRepository:
         await QuestionRepository(self._db).forget_user(telegram_id)
         await FeedbackRepository(self._db).forget_user(telegram_id)
         await TaskRepository(self._db).forget_user(telegram_id)
+        await AttendanceRepository(self._db).forget_user(telegram_id)
         await self._db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
 
 
@@ -1366,6 +1371,7 @@ class Storage:
         self.questions = QuestionRepository(db)
         self.feedback = FeedbackRepository(db)
         self.tasks = TaskRepository(db)
+        self.attendance = AttendanceRepository(db)
 
     def transaction(self):  # type: ignore[no-untyped-def]
         return self.db.transaction()
