@@ -71,6 +71,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("revoke_role", N_("Take away someone's role"), COORDINATORS,
             N_("<user id> [remove]")),
     Command("audit", N_("The latest changes in a group"), COORDINATORS, N_("<group>")),
+    Command("link", N_("In your group chat: link it to your group's programme"), STAFF,
+            N_("<group code>")),
+    Command("unlink", N_("In your group chat: stop posting there"), STAFF),
+    Command("settings", N_("In your group chat: the daily card's time, join requests"), STAFF,
+            N_("[card HH:MM|default] [joins on|off]")),
 )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 
 from bot.parsing import is_number
@@ -32,6 +33,7 @@ class Settings:
     # Per-user throttle: a burst of this many updates, refilled over this many seconds.
     throttle_burst: int = 15
     throttle_seconds: float = 10.0
+    day_card_time: time = time(7, 30)  # cohort-local; a group's /settings may override it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +47,7 @@ class Settings:
             reminder_minutes=parse_minutes(env.get("BOT_REMINDER_MINUTES", "")),
             webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
             messages_per_second=parse_rate(env.get("BOT_MAX_MESSAGES_PER_SECOND", "")),
+            day_card_time=parse_clock_time(env.get("BOT_DAY_CARD_TIME", ""), "BOT_DAY_CARD_TIME"),
         )
 
 
@@ -89,3 +92,20 @@ def parse_rate(raw: str) -> float:
             f"BOT_MAX_MESSAGES_PER_SECOND must be a number from 0 (no limit) to 1000, got {raw!r}"
         )
     return value
+
+
+def parse_clock_time(raw: str, name: str) -> time:
+    """HH:MM (24 h); empty means 07:30."""
+    text = raw.strip()
+    if not text:
+        return time(7, 30)
+    hours, _, minutes = text.partition(":")
+    if (
+        is_number(hours)
+        and is_number(minutes)
+        and len(minutes) == 2
+        and int(hours) < 24
+        and int(minutes) < 60
+    ):
+        return time(int(hours), int(minutes))
+    raise ConfigError(f"{name} must be a time of day as HH:MM (e.g. 07:30), got {raw!r}")

@@ -14,6 +14,7 @@ from bot.scheduling import JobScheduler
 from bot.services.admin import AdminService
 from bot.services.broadcasts import BroadcastService
 from bot.services.delivery import Sender
+from bot.services.groups import GroupService
 from bot.services.importer import Importer
 from bot.services.invites import InviteService
 from bot.services.itinerary import ItineraryService
@@ -41,6 +42,7 @@ class Services:
     admin: AdminService
     roles: RoleService
     presence: Presence  # who was seen when, written in batches off the answer path
+    groups: GroupService  # the cohort's group chats: the day card, announcements, lifecycle
 
     @classmethod
     def build(
@@ -58,6 +60,8 @@ class Services:
         reminders = ReminderService(storage, clock, settings, sender, scheduler)
         itinerary = ItineraryService(storage, clock)
         reminders.on_changes = itinerary.plans.forget
+        groups = GroupService(storage, clock, settings, sender, scheduler, catalogs, bot)
+        reminders.add_planner(groups)
         return cls(
             settings=settings,
             clock=clock,
@@ -73,4 +77,5 @@ class Services:
             broadcasts=BroadcastService(storage, clock, sender),
             admin=AdminService(storage, clock, importer, reminders),
             roles=RoleService(storage, clock, settings, sender),
+            groups=groups,
         )

@@ -18,6 +18,7 @@ class Permission(StrEnum):
     EDIT_ITINERARY = "edit_itinerary"  # cancel, move, room, import, export
     MANAGE_ROLES = "manage_roles"  # grant and revoke coordinators
     VIEW_AUDIT = "view_audit"
+    MANAGE_GROUPS = "manage_groups"  # link a group chat to a cohort, its language and settings
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ _SUPERVISOR_MAY = {
     Permission.INVITE_STUDENT,
     Permission.BROADCAST,
     Permission.VIEW_ROSTER,
+    Permission.MANAGE_GROUPS,
 }
 
 
@@ -64,3 +66,23 @@ def allowed(actor: Actor, permission: Permission, cohort_id: int | None = None) 
     if actor.member_of(cohort_id):
         return permission is Permission.READ_ITINERARY
     return False
+
+
+# Where a command may be answered when it is sent in a group chat. A group is public: only the
+# cohort's plan (the same for every member) is answered there, and the group's own settings,
+# for its staff. Everything else (personal, staff, anything naming people) gets only a pointer
+# to the private chat.
+GROUP_PUBLIC = frozenset({"today", "tomorrow", "week", "next", "contacts", "help"})
+GROUP_SETTINGS = frozenset({"link", "unlink", "settings", "language", "start"})
+
+
+def allowed_in_group(command: str) -> bool:
+    """May this command be answered in a group chat (by anyone for the plan, by the cohort's
+    staff for the group's settings)? False: a pointer to the private chat, nothing else."""
+    name = command.lower()
+    return name in GROUP_PUBLIC or name in GROUP_SETTINGS
+
+
+def manages_group_settings(command: str) -> bool:
+    """A command that changes the group itself: the cohort's staff only (MANAGE_GROUPS)."""
+    return command.lower() in GROUP_SETTINGS and command.lower() != "start"

@@ -11,6 +11,7 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.db import BadStoredValue, Database, from_db, to_db
+from bot.storage.groups import GroupRepository
 from bot.storage.models import (
     Announcement,
     AnnouncementDelivery,
@@ -1300,6 +1301,7 @@ class OperationsRepository:
              counts["announcements"], counts["announcement_copies"]),
         )  # fmt: skip
         await self._db.execute("DELETE FROM announcements WHERE cohort_id = ?", (cohort_id,))
+        await GroupRepository(self._db).purge_cohort(cohort_id)
         await self._db.execute("DELETE FROM memberships WHERE cohort_id = ?", (cohort_id,))
         await self._db.execute("DELETE FROM invites WHERE cohort_id = ?", (cohort_id,))
         # Users left without any group and without coordinator rights are deleted entirely
@@ -1317,6 +1319,7 @@ class OperationsRepository:
             "DELETE FROM announcement_deliveries WHERE user_id = ?", (telegram_id,)
         )
         await self._db.execute("DELETE FROM pending_imports WHERE user_id = ?", (telegram_id,))
+        await GroupRepository(self._db).forget_user(telegram_id)
         await self._db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
 
 
@@ -1336,6 +1339,7 @@ class Storage:
         self.audit = AuditRepository(db)
         self.pending_imports = PendingImportRepository(db)
         self.operations = OperationsRepository(db)
+        self.groups = GroupRepository(db)
 
     def transaction(self):  # type: ignore[no-untyped-def]
         return self.db.transaction()
