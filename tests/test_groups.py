@@ -204,7 +204,7 @@ async def test_a_cancel_edits_the_card_in_place_once_across_a_restart_in_russian
     await first.storage.users.set_language(SUPERVISOR, "ru")  # the linker's language: the group's
     group = new_group(first)
     await first.emulator.wait_for_message(group.chat_id)
-    linked, card = await group.send(SUPERVISOR, "/link TPI-2026", replies=2)
+    _linked, card = await group.send(SUPERVISOR, "/link TPI-2026", replies=2)
     assert "сентября" in card.plain_text  # Wednesday, 16 September, in Russian
     await first.emulator.wait_for_request("pinChatMessage")
     await stop_bot(first.app)  # a restart between posting the card and editing it
@@ -389,7 +389,7 @@ async def test_broadcast_also_in_the_group_got_it_counts_once_per_member(
     await harness.idle()
     copies = [m for m in group.messages(start) if "Bus at 8:15" in m.text]
     assert copies == [copy] and "supervisor_own" not in copy.text
-    [(label, data)] = copy.buttons()
+    [(_label, data)] = copy.buttons()
     assert data.startswith(f"v1:{GROUP_ACK_ACTION}:0:")
     student = chats["student_own"].user_id
     private = await emu.wait_for_message(student, predicate=lambda m: "Bus at" in m.text)
@@ -451,7 +451,7 @@ async def test_group_language_by_staff_buttons_pressed_twice(harness: BotHarness
     [no] = await group.send(chats["student_own"].user_id, "/language")
     assert REFUSAL in no.text
     [choose] = await group.send(SUPERVISOR, "/language")
-    uzbek = [d for label, d in choose.buttons() if d.endswith(":uz")][0]
+    uzbek = next(d for label, d in choose.buttons() if d.endswith(":uz"))
     # Another member's press is refused: the buttons belong to who asked.
     answers = emu.request_count("answerCallbackQuery")
     await emu.press_group_button(group.chat_id, chats["student_own"].user_id,
