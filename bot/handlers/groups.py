@@ -316,9 +316,7 @@ def _settings_text(context: BotContext, group: GroupChat, cohort_zone: str) -> s
     return "\n".join(
         [
             "⚙️ <b>" + tr("Settings of this chat") + "</b>",
-            tr("Daily plan card: {time} ({zone} time)").format(
-                time=at, zone=escape(cohort_zone)
-            ),
+            tr("Daily plan card: {time} ({zone} time)").format(time=at, zone=escape(cohort_zone)),
             tr("Approve join requests of the group's members: {state}").format(state=joins),
             "",
             escape(tr("Change: /settings card HH:MM | card default | joins on | joins off")),
