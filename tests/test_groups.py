@@ -4,18 +4,21 @@ reveal, announcements with "Got it", removal, migration, topics and join request
 
 from __future__ import annotations
 
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from bot.commands import COMMANDS
 from bot.emulator import SentMessage
 from bot.emulator.server import _NOT_MODIFIED
+from bot.playground import run_playground
 from bot.services.access import allowed_in_group
 from bot.services.groups import GROUP_ACK_ACTION
 from bot.storage.models import Localized, Role
-from tests.conftest import COORDINATOR_ID, BotFactory, BotHarness, Chat, stop_bot
+from tests.conftest import COORDINATOR_ID, DEMO_NOW, BotFactory, BotHarness, Chat, stop_bot
 from tests.test_clock import almaty
 from tests.test_staff import REFUSAL, actors
 from tests.test_timed_queue import add_session, change_session
@@ -485,3 +488,16 @@ async def test_forget_me_and_purge_take_the_groups_personal_rows(harness: BotHar
     cohort = await storage.cohorts.by_code("TPI-2026")
     assert cohort is not None
     assert Role.STUDENT and COORDINATOR_ID
+
+
+async def test_playground_group_view_shows_the_pinned_card_edited_after_a_cancel(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "group.txt"
+    script.write_text(":group\n:coordinator\n/cancel 5 Teacher ill\n:group\n", encoding="utf-8")
+    out = io.StringIO()
+    assert await run_playground(script=str(script), out=out, start=DEMO_NOW) == 0
+    transcript = out.getvalue()
+    view = transcript.rsplit("[the group chat:", 1)[1]
+    assert re.search(r"#\d+ Mobility Bot 📌 PINNED \(edited\):\n\s+📌 Wednesday", view)
+    assert "🔔 1 change to today's plan" in view

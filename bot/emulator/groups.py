@@ -250,6 +250,11 @@ class GroupsMixin:
         pins = self.pinned.get(chat_id)
         return pins[-1] if pins else None
 
+    def chat_history(self, chat_id: int) -> list[JSONDict]:
+        """The chat's messages as they stand now (after edits), oldest first."""
+        found = [dict(m) for (c, _), m in self._messages.items() if c == chat_id]
+        return sorted(found, key=lambda m: m["message_id"])
+
     def bot_status(self, chat_id: int) -> str:
         return str(self._bot_in.get(chat_id, {}).get("status", "left"))
 
