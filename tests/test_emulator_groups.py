@@ -33,7 +33,7 @@ async def test_added_promoted_removed_arrive_as_my_chat_member(
     emulator: BotApiEmulator, bot: Bot
 ) -> None:
     chat_id = emulator.add_group("Group", members=(ADMIN,))
-    with pytest.raises(Forbidden, match="(?i)bot is not a member of the group chat"):
+    with pytest.raises(Forbidden, match=r"(?i)bot is not a member of the group chat"):
         await bot.send_message(chat_id, "before")
     emulator.add_bot_to_group(chat_id, ADMIN)
     emulator.set_bot_rights(chat_id, ADMIN, admin=True, can_pin=True)
@@ -43,7 +43,7 @@ async def test_added_promoted_removed_arrive_as_my_chat_member(
         ("left", "member"), ("member", "administrator"), ("administrator", "kicked"),
     ]  # fmt: skip
     assert changes[1] is not None and changes[1].new_chat_member.can_pin_messages is True
-    with pytest.raises(Forbidden, match="(?i)bot was kicked from the group chat"):
+    with pytest.raises(Forbidden, match=r"(?i)bot was kicked from the group chat"):
         await bot.send_message(chat_id, "after")
 
 
@@ -53,7 +53,7 @@ async def test_pins_need_the_right_and_commands_come_with_at_bot(
     chat_id = emulator.add_group("Group", members=(ADMIN,))
     emulator.add_bot_to_group(chat_id, ADMIN)
     message = await bot.send_message(chat_id, "card")
-    with pytest.raises(BadRequest, match="(?i)not enough rights to manage pinned messages"):
+    with pytest.raises(BadRequest, match=r"(?i)not enough rights to manage pinned messages"):
         await bot.pin_chat_message(chat_id, message.message_id)
     emulator.set_bot_rights(chat_id, ADMIN, admin=True, can_pin=True)
     assert await bot.pin_chat_message(chat_id, message.message_id, disable_notification=True)
@@ -89,7 +89,7 @@ async def test_migration_and_topics(emulator: BotApiEmulator, bot: Bot) -> None:
     emulator.add_bot_to_group(forum, ADMIN)
     sent = await bot.send_message(forum, "in the topic", message_thread_id=topic)
     assert sent.message_thread_id == topic and sent.is_topic_message
-    with pytest.raises(BadRequest, match="(?i)message thread not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
         await bot.send_message(forum, "nowhere", message_thread_id=999)
 
 
@@ -100,12 +100,12 @@ async def test_join_requests_need_the_invite_right(emulator: BotApiEmulator, bot
     emulator.request_join(chat_id, 7002)
     [request] = [u.chat_join_request for u in await updates(bot) if u.chat_join_request]
     assert request is not None and request.from_user.id == 7002
-    with pytest.raises(BadRequest, match="(?i)CHAT_ADMIN_REQUIRED"):
+    with pytest.raises(BadRequest, match=r"(?i)CHAT_ADMIN_REQUIRED"):
         await bot.approve_chat_join_request(chat_id, 7002)
     emulator.set_bot_rights(chat_id, ADMIN, admin=True, can_pin=False, can_invite=True)
     assert await bot.approve_chat_join_request(chat_id, 7002)
     assert emulator.group_member(chat_id, 7002)
-    with pytest.raises(BadRequest, match="(?i)HIDE_REQUESTER_MISSING"):
+    with pytest.raises(BadRequest, match=r"(?i)HIDE_REQUESTER_MISSING"):
         await bot.decline_chat_join_request(chat_id, 7002)
 
 
