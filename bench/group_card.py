@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import signal
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -36,7 +37,10 @@ STORM_USERS = 40
 FIRST_MEMBER = 7_100_000
 EXTRA = 30
 ZONE = ZoneInfo("Asia/Almaty")
-HEADER = "id,cohort,date,start,end,title_en,title_ru,title_uz,department_en,department_ru,department_uz,location"
+HEADER = (
+    "id,cohort,date,start,end,title_en,title_ru,title_uz,department_en,department_ru,"
+    "department_uz,location"
+)
 
 
 def extra_sessions(code: str, location: str) -> bytes:
@@ -137,7 +141,7 @@ async def group_card() -> dict[str, float]:
                 start = len(emu.sent)
                 importer = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "bot", "import", str(changed), cwd=ROOT,
-                    env={**__import__("os").environ, "BOT_DATABASE": str(database)},
+                    env={**os.environ, "BOT_DATABASE": str(database)},
                     stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
                 )  # fmt: skip
                 await importer.wait()
