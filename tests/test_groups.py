@@ -139,6 +139,8 @@ async def test_staff_link_posts_a_pinned_card_others_are_refused(harness: BotHar
         [today] = await group.send(chats["stranger"].user_id, text)
         assert today.text.startswith("📅") and "Wednesday" in today.plain_text
     assert emu.api_errors == [], emu.api_errors
+    menu = emu.commands_for({"type": "all_group_chats"}, "ru") or []
+    assert [c["command"] for c in menu] == ["today", "tomorrow", "week", "next", "contacts", "help"]
 
     # /unlink: staff only; then nothing more is posted there.
     [no] = await group.send(chats["student_own"].user_id, "/unlink")

@@ -337,6 +337,11 @@ class GroupService(TimedPlanner):
             if "message is not modified" not in str(exc).lower():
                 log.warning("could not edit the card in a group: %s", exc)
                 return False
+        except ChatMigrated as exc:  # the old group's card stays there: a new one, in the new
+            moved = await self.migrated(group.chat_id, exc.new_chat_id)
+            if moved is not None:
+                await self.post_card(moved, day)
+            return moved is not None
         except Forbidden:
             await self.unlink(group.chat_id)
             return False
