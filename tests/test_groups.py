@@ -140,7 +140,14 @@ async def test_staff_link_posts_a_pinned_card_others_are_refused(harness: BotHar
         assert today.text.startswith("📅") and "Wednesday" in today.plain_text
     assert emu.api_errors == [], emu.api_errors
     menu = emu.commands_for({"type": "all_group_chats"}, "ru") or []
-    assert [c["command"] for c in menu] == ["today", "tomorrow", "week", "next", "contacts", "help"]
+    assert [c["command"] for c in menu] == [
+        "today",
+        "tomorrow",
+        "week",
+        "next",
+        "contacts",
+        "help",
+    ]
 
     # /unlink: staff only; then nothing more is posted there.
     [no] = await group.send(chats["student_own"].user_id, "/unlink")
@@ -238,12 +245,20 @@ async def test_a_reimport_of_30_sessions_of_today_is_one_edit_and_one_notice(
     harness: BotHarness,
 ) -> None:
     now = harness.clock.now()
-    ids = [
-        await add_session(harness.storage, f"Extra {i:02d}", now + timedelta(hours=4, minutes=i))
-        for i in range(30)
-    ]
+    async with harness.storage.transaction():
+        ids = [
+            await add_session(
+                harness.storage, f"Extra {i:02d}", now + timedelta(hours=4, minutes=i)
+            )
+            for i in range(30)
+        ]
     await harness.services.reminders.process_changes()
-    group, _ = await linked_group(harness)
+    # Linked by a coordinator, nobody has joined: only the group hears of the changes.
+    harness.user(COORDINATOR_ID)
+    group = Group(harness, harness.emulator.add_group("TPI autumn 2026"))
+    harness.emulator.add_bot_to_group(group.chat_id, COORDINATOR_ID, admin=True, can_pin=True)
+    await harness.emulator.wait_for_message(group.chat_id)
+    await group.send(COORDINATOR_ID, "/link TPI-2026", replies=2)
     card = card_of(group)
     emu = harness.emulator
     start = len(emu.sent)
@@ -263,8 +278,9 @@ async def test_a_reimport_of_30_sessions_of_today_is_one_edit_and_one_notice(
 
 
 async def test_the_morning_card_is_posted_pinned_and_rotated_never_on_a_free_day(
-    harness: BotHarness,
+    bot_factory: BotFactory,
 ) -> None:
+    harness = await bot_factory(messages_per_second=0)  # the members' reminders go unpaced
     group, chats = await linked_group(harness)
     first = card_of(group)
     emu = harness.emulator
@@ -292,8 +308,9 @@ async def test_the_morning_card_is_posted_pinned_and_rotated_never_on_a_free_day
 
 
 async def test_without_the_right_to_pin_it_posts_and_tells_the_linker_once(
-    harness: BotHarness,
+    bot_factory: BotFactory,
 ) -> None:
+    harness = await bot_factory(messages_per_second=0)  # the members' reminders go unpaced
     group, _ = await linked_group(harness, can_pin=False)
     emu = harness.emulator
     told = await emu.wait_for_message(SUPERVISOR, predicate=lambda m: "pin" in m.text)
