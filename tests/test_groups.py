@@ -17,7 +17,7 @@ from bot.emulator.server import _NOT_MODIFIED
 from bot.playground import run_playground
 from bot.services.access import allowed_in_group
 from bot.services.groups import GROUP_ACK_ACTION
-from bot.storage.models import Localized, Role
+from bot.storage.models import Localized
 from tests.conftest import COORDINATOR_ID, DEMO_NOW, BotFactory, BotHarness, Chat, stop_bot
 from tests.test_clock import almaty
 from tests.test_staff import REFUSAL, actors
@@ -200,6 +200,9 @@ async def test_every_command_in_a_group_for_every_role_reveals_nothing_personal(
     languages = [r for r in replies if "language of this chat" in r.text]
     relinked = [r for r in replies if r.text.startswith("✅")]
     assert len(settings) == len(languages) == len(relinked) == len(GROUP_STAFF)
+    # Everyone else asking for /link, /settings, /language is refused (3 refusals each).
+    refusals = [r for r in replies if REFUSAL in r.text]
+    assert len(refusals) == 3 * (len(ROLES) - len(GROUP_STAFF))
     assert not failures, "\n".join(failures)
     # Nothing a private command does happened: nobody was forgotten, nothing was cancelled.
     assert await harness.storage.users.get(chats["student_own"].user_id) is not None
@@ -496,17 +499,22 @@ async def test_forget_me_and_purge_take_the_groups_personal_rows(harness: BotHar
     group, chats = await linked_group(harness)
     emu = harness.emulator
     await group.send(SUPERVISOR, "/settings joins on")
-    emu.request_join(group.chat_id, chats["stranger"].user_id)
-    await emu.wait_for_message(SUPERVISOR, predicate=lambda m: "asks to join" in m.text)
+    askers = [chats["stranger"].user_id, chats["student_other"].user_id]
+    for asker in askers:
+        emu.request_join(group.chat_id, asker)
+    await emu.wait_for_messages(
+        2, chat_id=SUPERVISOR, predicate=lambda m: "asks to join" in m.text
+    )
     storage = harness.storage
-    await storage.operations.forget_user(chats["stranger"].user_id)
-    await storage.operations.forget_user(SUPERVISOR)
-    rows = await storage.db.fetchall("SELECT * FROM group_join_requests")
-    binding = await storage.groups.get(group.chat_id)
-    assert rows == [] and binding is not None and binding.linked_by is None
+    await storage.operations.forget_user(askers[0])  # /forget_me: their request goes
+    rows = await storage.db.fetchall("SELECT user_id FROM group_join_requests")
+    assert [r["user_id"] for r in rows] == [askers[1]]
     cohort = await storage.cohorts.by_code("TPI-2026")
     assert cohort is not None
-    assert Role.STUDENT and COORDINATOR_ID
+    await storage.operations.purge_cohort(cohort.id, harness.clock.now())
+    rows = await storage.db.fetchall("SELECT user_id FROM group_join_requests")
+    binding = await storage.groups.get(group.chat_id)
+    assert rows == [] and binding is not None and binding.linked_by is None
 
 
 async def test_playground_group_view_shows_the_pinned_card_edited_after_a_cancel(

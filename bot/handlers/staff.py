@@ -141,7 +141,7 @@ def _also_in_groups(
     if not groups:
         return []
     label = "📣 " + tr.ngettext(
-        "Send and post in the group chat", "Send and post in the {n} group chats", groups
+        "Send, and post in {n} group chat", "Send, and post in {n} group chats", groups
     ).format(n=groups)
     data = CallbackData(BROADCAST_ACTION, uid, f"sendg:{announcement_id}").encode()
     return [[InlineKeyboardButton(label, callback_data=data)]]
