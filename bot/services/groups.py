@@ -28,7 +28,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from bot.callbacks import CallbackData
 from bot.clock import Clock
 from bot.config import Settings
-from bot.formatting import day_text, fit_message, hhmm
+from bot.formatting import day_name, day_text, fit_message, hhmm
 from bot.i18n import Catalogs, Translator
 from bot.ratelimit import Priority, priority_args
 from bot.scheduling import JobScheduler
@@ -378,6 +378,9 @@ class GroupService(TimedPlanner):
             if session.cancelled:
                 lines.append(f"❌ {at} <s>{title}</s>")
             elif change.old_starts_at is not None and change.old_starts_at != session.starts_at:
+                new_day = session.starts_at.astimezone(cohort.tz).date()
+                if new_day != change.old_starts_at.astimezone(cohort.tz).date():
+                    at = f"{escape(day_name(new_day, tr))}, {at}"  # moved to another day
                 lines.append(f"🔁 {title}: {hhmm(change.old_starts_at, cohort)} → {at}")
             elif change.kind == "added" or change.old_cancelled:
                 lines.append(f"🆕 {at} {title}")
