@@ -171,7 +171,7 @@ async def test_every_command_in_a_group_for_every_role_reveals_nothing_personal(
     harness = await bot_factory(messages_per_second=0)  # 200 replies: no pacing for the test
     harness.emulator.group_messages_per_minute = None
     group, chats = await linked_group(harness)
-    commands = sorted({c.name for c in COMMANDS} | {"start", "help", "link"} - {"unlink"})
+    commands = sorted(({c.name for c in COMMANDS} | {"start", "help", "link"}) - {"unlink"})
     emu = harness.emulator
     start = len(emu.sent)
     for role in ROLES:
@@ -202,7 +202,7 @@ async def test_every_command_in_a_group_for_every_role_reveals_nothing_personal(
     assert len(settings) == len(languages) == len(relinked) == len(GROUP_STAFF)
     # Everyone else asking for /link, /settings, /language is refused (3 refusals each).
     refusals = [r for r in replies if REFUSAL in r.text]
-    assert len(refusals) == 3 * (len(ROLES) - len(GROUP_STAFF))
+    assert len(refusals) == 3 * (len(ROLES) - len(GROUP_STAFF)), [r.text for r in refusals]
     assert not failures, "\n".join(failures)
     # Nothing a private command does happened: nobody was forgotten, nothing was cancelled.
     assert await harness.storage.users.get(chats["student_own"].user_id) is not None
@@ -242,6 +242,13 @@ async def test_a_cancel_edits_the_card_in_place_once_across_a_restart_in_russian
     # The same change processed again (a restart before it was marked) changes nothing.
     await second.services.reminders.process_changes()
     assert len(group.messages(start)) == 2
+    # Moved to tomorrow: off today's card (edited again), and the notice says which day.
+    start = len(emu.sent)
+    moving = (await today_sessions(second))[2]
+    await coordinator.send(f"/move {moving} 2026-09-17 16:00")
+    edited, notice = await emu.wait_for_messages(2, chat_id=group.chat_id, after=start)
+    assert edited.message_id == card.message_id and notice.text.startswith("🔔")
+    assert "четверг, 17 сентября, 16:00" in notice.text
 
 
 async def test_a_reimport_of_30_sessions_of_today_is_one_edit_and_one_notice(
