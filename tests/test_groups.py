@@ -380,14 +380,20 @@ async def test_a_send_to_an_upgraded_group_follows_the_new_id_once(harness: BotH
 async def test_in_a_forum_the_topic_where_link_was_sent_gets_the_posts(
     harness: BotHarness,
 ) -> None:
-    await actors(harness)
+    chats = await actors(harness)
     emu = harness.emulator
+    # /invite offers staff the startgroup link; opening it sends /start <code> in the group.
+    invite = await chats["supervisor_own"].send("/invite TPI-2026 student")
+    assert f"https://t.me/{BOT}?startgroup=TPI-2026" in invite.text
     chat_id = emu.add_group("TPI forum", forum=True)
     topic = emu.add_topic(chat_id, "Schedule")
     emu.add_bot_to_group(chat_id, SUPERVISOR, admin=True, can_pin=True)
     group = Group(harness, chat_id)
     await emu.wait_for_message(chat_id)
-    linked, card = await group.send(SUPERVISOR, "/link TPI-2026", replies=2, thread_id=topic)
+    linked, card = await group.send(
+        SUPERVISOR, f"/start@{BOT} TPI-2026", replies=2, thread_id=topic
+    )
+    assert "linked to" in linked.text
     assert linked.params.get("message_thread_id") == topic
     assert card.params.get("message_thread_id") == topic
     binding = await harness.storage.groups.get(chat_id)
