@@ -14,6 +14,8 @@ from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatJoinRequestHandler,
+    ChatMemberHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -34,6 +36,7 @@ from bot.handlers import (
     editing,
     feedback,
     files,
+    groups,
     invites,
     itinerary,
     joining,
@@ -236,8 +239,12 @@ def register_handlers(app: Application, settings: Settings) -> None:
         ("my_attendance", attendance.my_attendance),
         ("attendance_report", attendance.attendance_report),
         ("attendance_settings", attendance.attendance_settings),
+        ("link", groups.private_hint),
+        ("unlink", groups.private_hint),
+        ("settings", groups.private_hint),
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
+    register_group_handlers(app)
     # A spreadsheet sent with the caption /import (any case): validated and previewed, saved on
     # Confirm. block=False: while a workbook is read in a worker thread, other people's
     # updates are answered instead of waiting in line behind it.
@@ -271,6 +278,9 @@ def register_handlers(app: Application, settings: Settings) -> None:
         (CHECKIN_ACTION, attendance.here_pressed),
         (ABSENT_ACTION, attendance.absent_pressed),
         (attendance.ROLL_ACTION, attendance.roll_pressed),
+        (groups.GROUP_ACK_ACTION, groups.group_got_it),
+        (groups.GROUP_LANGUAGE_ACTION, groups.group_language_chosen),
+        (groups.JOIN_ACTION, groups.join_decided),
     ):
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern(action)))
     # A location shared for a check-in (checked, never stored).
@@ -287,6 +297,32 @@ def register_handlers(app: Application, settings: Settings) -> None:
     )
     app.add_handler(MessageHandler(private & filters.TEXT, start.plain_text))
     app.add_error_handler(ErrorReporter())
+
+
+def register_group_handlers(app: Application) -> None:
+    """Group chats (bot/handlers/groups.py): the plan for everyone, the group's settings for
+    its staff, a pointer to the private chat for any other command of this bot (another bot's
+    `/x@otherbot` and plain talk reach nothing), and the group's lifecycle."""
+    in_group = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE
+    app.add_handler(
+        CommandHandler(
+            ["today", "tomorrow", "week", "next", "contacts", "help"],
+            groups.plan_command,
+            filters=in_group,
+        )
+    )
+    for name, callback in (
+        ("link", groups.link),
+        ("unlink", groups.unlink),
+        ("settings", groups.settings),
+        ("language", groups.group_language),
+        ("start", groups.start_in_group),
+    ):
+        app.add_handler(CommandHandler(name, callback, filters=in_group))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, groups.migrated))
+    app.add_handler(MessageHandler(in_group & filters.COMMAND, groups.other_command))
+    app.add_handler(ChatMemberHandler(groups.my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(ChatJoinRequestHandler(groups.join_request))
 
 
 async def start_polling(app: Application, *, poll_timeout: int = 10) -> None:

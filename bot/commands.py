@@ -5,7 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+)
 from telegram.error import TelegramError
 
 from bot.i18n import LANGUAGES, N_, Catalogs, Translator
@@ -102,6 +108,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("revoke_role", N_("Take away someone's role"), COORDINATORS,
             N_("<user id> [remove]")),
     Command("audit", N_("The latest changes in a group"), COORDINATORS, N_("<group>")),
+    Command("link", N_("In your group chat: link it to your group's programme"), STAFF,
+            N_("<group code>")),
+    Command("unlink", N_("In your group chat: stop posting there"), STAFF),
+    Command("settings", N_("In your group chat: the daily card's time, join requests"), STAFF,
+            N_("[card HH:MM|default] [joins on|off]")),
 )  # fmt: skip
 
 
@@ -124,6 +135,28 @@ async def register_default_menus(bot: Bot, catalogs: Catalogs) -> None:
             scope=BotCommandScopeDefault(),
             language_code=lang,
         )
+    await register_group_menus(bot, catalogs)
+
+
+# What a group chat's menu offers: the plan, the same for every member (bot/handlers/groups.py).
+GROUP_MENU = ("today", "tomorrow", "week", "next", "contacts", "help")
+
+
+def group_commands(tr: Translator) -> list[BotCommand]:
+    return [
+        BotCommand(c.name, tr(c.description)[:256])
+        for c in COMMANDS
+        if c.name in GROUP_MENU and Role.STUDENT in c.audience
+    ]
+
+
+async def register_group_menus(bot: Bot, catalogs: Catalogs) -> None:
+    """Group chats' menu, by the app's language of whoever opens it."""
+    scope = BotCommandScopeAllGroupChats()
+    await bot.set_my_commands(group_commands(catalogs.get("en")), scope=scope)
+    for lang in LANGUAGES:
+        await bot.set_my_commands(group_commands(catalogs.get(lang)), scope=scope,
+                                  language_code=lang)  # fmt: skip
 
 
 async def register_user_menu(bot: Bot, chat_id: int, role: Role | None, tr: Translator) -> None:

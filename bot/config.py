@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 
 from bot.parsing import is_number
@@ -42,6 +43,7 @@ class Settings:
     webapp_shim: bool = False
     # An unowned question goes to the coordinators after this many daytime minutes.
     escalation_minutes: int = 120
+    day_card_time: time = time(7, 30)  # cohort-local; a group's /settings may override it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +60,7 @@ class Settings:
             webapp_url=parse_webapp_url(env.get("BOT_WEBAPP_URL", "")),
             webapp_listen=parse_listen(env.get("BOT_WEBAPP_LISTEN", "")),
             escalation_minutes=parse_escalation(env.get("BOT_ESCALATION_MINUTES", "")),
+            day_card_time=parse_clock_time(env.get("BOT_DAY_CARD_TIME", ""), "BOT_DAY_CARD_TIME"),
         )
 
 
@@ -142,3 +145,20 @@ def parse_escalation(raw: str) -> int:
             f"BOT_ESCALATION_MINUTES must be minutes between 1 and 10080, got {raw!r}"
         )
     return int(part)
+
+
+def parse_clock_time(raw: str, name: str) -> time:
+    """HH:MM (24 h); empty means 07:30."""
+    text = raw.strip()
+    if not text:
+        return time(7, 30)
+    hours, _, minutes = text.partition(":")
+    if (
+        is_number(hours)
+        and is_number(minutes)
+        and len(minutes) == 2
+        and int(hours) < 24
+        and int(minutes) < 60
+    ):
+        return time(int(hours), int(minutes))
+    raise ConfigError(f"{name} must be a time of day as HH:MM (e.g. 07:30), got {raw!r}")

@@ -84,6 +84,9 @@ HELP = """Playground commands (everything else is sent to the bot as the current
   :upload FILE [caption]   send a file as the persona, e.g. :upload data/sessions.csv /import
   :reply TEXT         reply (swipe left) to the persona's latest message from the bot
   :photo [caption]    send a (tiny) photo as the persona, e.g. after /ask
+  :group              the cohort's group chat: its messages, 📌 marks the pinned card (the
+                      first time, the supervisor adds the bot and links the group)
+  :group TEXT         say TEXT in the group chat as the persona, e.g. :group /today
   :wait N             stay idle for N seconds (in a script)
   :webapp             the Mini App's local addresses, signed for each persona (open in a browser)
   :location LAT LON   share a location as the persona (a check-in with location on)
@@ -115,6 +118,7 @@ class Demo:
     arrives: date
     departs: date
     shift: timedelta
+    code: str = ""  # the demo cohort's code (what /link takes in its group chat)
 
 
 def demo_shift(arrives: date, today: date) -> timedelta:
@@ -153,7 +157,7 @@ async def prepare_database(path: Path, scratch: Path, clock: Clock) -> Demo:
                     cohort, persona.role, None, days=INVITE_DAYS, max_uses=1
                 )
                 invites[persona.key] = invite.code
-        return Demo(invites, cohort.tz, cohort.arrives, cohort.departs, shift)
+        return Demo(invites, cohort.tz, cohort.arrives, cohort.departs, shift, cohort.code)
 
 
 def render_html(text: str, styles: dict[str, tuple[str, str]]) -> str:
@@ -254,6 +258,7 @@ class Playground:
         self._continued: list[str] = []
         self.mini_app: str | None = None  # the Mini App's local address, when served
         self.languages = {p.user_id: "en" for p in PERSONAS.values()}  # Telegram app languages
+        self.group_id: int | None = None  # the cohort's group chat, once `:group` opened it
         for p in PERSONAS.values():
             emulator.add_user(p.user_id, p.first_name, last_name=p.last_name, language_code="en")
 
@@ -283,7 +288,9 @@ class Playground:
         shown = [a for a in toasts if a.get("text")]
         if (messages or shown) and self.prompting:
             self.out.write("\n")  # break off the prompt; it is shown again afterwards
-        names = {p.user_id: p.label for p in PERSONAS.values()}
+        names: dict[int, str] = {p.user_id: p.label for p in PERSONAS.values()}
+        if self.group_id is not None:
+            names[self.group_id] = "the group chat"
         for message in messages:
             if message.buttons():
                 self.last_with_buttons[message.chat_id] = message
@@ -395,6 +402,8 @@ class Playground:
             await self.photo(arg)
         elif command == "location":
             await self.share_location(arg)
+        elif command == "group":
+            await self.group(arg)
         elif command.isdigit():
             await self.press(int(command))
         else:
@@ -564,6 +573,54 @@ class Playground:
                 self.persona.user_id, name, content, caption=caption or None
             )
         )
+
+    # -- the cohort's group chat -------------------------------------------------------------
+
+    async def group(self, text: str) -> None:
+        """`:group` shows the group chat (the pinned card marked); `:group TEXT` says TEXT
+        there as the persona. The first time, the supervisor adds the bot and links it."""
+        if self.group_id is None:
+            await self._open_group()
+        group_id = self.group_id
+        assert group_id is not None
+        if not text:
+            self.show_group()
+            return
+        self.print(f"{self.persona.label} in the group chat > {text}")
+        await self._exchange(
+            lambda: self.emu.send_group_text(group_id, self.persona.user_id, text)
+        )
+
+    async def _open_group(self) -> None:
+        supervisor = PERSONAS["supervisor"]
+        if supervisor.key not in self.joined:
+            await self.join(supervisor)
+        members = tuple(p.user_id for p in PERSONAS.values() if p.key != "stranger")
+        group_id = self.emu.add_group("TPI autumn (group chat)", members=members)
+        self.group_id = group_id
+
+        async def add_bot() -> None:
+            self.emu.add_bot_to_group(group_id, supervisor.user_id, admin=True, can_pin=True)
+
+        self.print(f"[{supervisor.first_name} adds the bot to the group chat, allowed to pin]")
+        await self._exchange(add_bot)
+        link = f"/link {self.demo.code}"
+        self.print(f"{supervisor.label} in the group chat > {link}")
+        await self._exchange(lambda: self.emu.send_group_text(group_id, supervisor.user_id, link))
+
+    def show_group(self) -> None:
+        assert self.group_id is not None
+        pinned = self.emu.pinned_message(self.group_id)
+        history = self.emu.chat_history(self.group_id)
+        self.print(f"[the group chat: {len(history)} messages; 📌 PINNED marks the pinned one]")
+        for message in history:
+            sender = message.get("from", {})
+            who = "Mobility Bot" if sender.get("is_bot") else sender.get("first_name", "?")
+            marks = " 📌 PINNED" if message["message_id"] == pinned else ""
+            marks += " (edited)" if "edit_date" in message else ""
+            self.print(f"  #{message['message_id']} {who}{marks}:")
+            text = str(message.get("text", ""))
+            self.print("\n".join("      " + line for line in text.splitlines()))
 
 
 def shift_dates(content: bytes, delta: timedelta) -> bytes:

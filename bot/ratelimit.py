@@ -44,6 +44,10 @@ from telegram.ext import BaseRateLimiter
 log = logging.getLogger(__name__)
 
 JSON = bool | dict[str, Any] | list[dict[str, Any]]
+# A group's minute is counted here from each send's grant, at Telegram from its arrival: a send
+# granted 60 s after the first of 20 may still land within that minute there (the first one
+# late, this one fast), which meets a 429 that pauses every send. This slack covers it.
+GROUP_SLACK = 1.0
 GroupKey = int | str
 
 
@@ -276,12 +280,14 @@ class PriorityRateLimiter(BaseRateLimiter[int]):
             return True
         sends = self._group_sends.get(group)
         return (
-            sends is None or len(sends) < self._group_max or now >= sends[0] + self._group_period
+            sends is None
+            or len(sends) < self._group_max
+            or now >= sends[0] + self._group_period + GROUP_SLACK
         )
 
     def _group_opens(self, group: GroupKey | None) -> float:
         sends = self._group_sends.get(group) if group is not None else None
-        return sends[0] + self._group_period if sends else float("-inf")
+        return sends[0] + self._group_period + GROUP_SLACK if sends else float("-inf")
 
     def _record_group_send(self, group: GroupKey, now: float) -> None:
         if not self._group_max:

@@ -2,8 +2,8 @@
 
 It stands in for ``api.telegram.org`` so the real python-telegram-bot ``Application`` can be
 exercised end to end (serialisation, HTTP, error mapping and all), and so a terminal playground
-can drive the bot without a network. Only private chats are modelled: a user's chat id equals
-their user id, as on Telegram.
+can drive the bot without a network. A user's private chat id equals their user id, as on
+Telegram; group chats live in :mod:`bot.emulator.groups`.
 
 Behaviour worth knowing when writing tests:
 
@@ -53,6 +53,7 @@ from bot.emulator.formatting import (
     parse_text,
     utf16_len,
 )
+from bot.emulator.groups import GroupsMixin
 from bot.emulator.models import SentMessage
 from bot.emulator.params import ApiError, Params, UploadedFile, bad_request
 
@@ -196,7 +197,7 @@ class StoredFile:
         return document
 
 
-class BotApiEmulator:
+class BotApiEmulator(GroupsMixin):
     """A fake ``api.telegram.org`` for one bot; see the module docstring for the big picture."""
 
     def __init__(
@@ -273,6 +274,7 @@ class BotApiEmulator:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._webhook_task: asyncio.Task[None] | None = None
+        self._init_groups()  # group chats: bot/emulator/groups.py
         self._methods: dict[str, tuple[str, Handler]] = {
             name.lower(): (name, handler) for name, handler in self._handlers().items()
         }
@@ -739,6 +741,7 @@ class BotApiEmulator:
         return web.Response(body=stored.content, headers={"Content-Type": content_type})
 
     def _check_flood(self, method: str, params: Params) -> None:
+        self._check_group_flood(method, params)
         if self._flood is None or method not in FLOOD_LIMITED_METHODS:
             return
         if not self._flood.admit(params.get("chat_id"), time.monotonic()):
@@ -778,6 +781,7 @@ class BotApiEmulator:
             "setMyName": self._return_true,
             "setChatMenuButton": self._set_chat_menu_button,
             "getChatMenuButton": self._get_chat_menu_button,
+            **self._group_handlers(),
         }
 
     # ---------------------------------------------------------------- methods: bot and updates
@@ -897,7 +901,11 @@ class BotApiEmulator:
         if utf16_len(text) > MAX_TEXT_LENGTH:
             raise bad_request("message is too long")
         markup = self._reply_markup(params)
-        content: JSONDict = {"text": text, **self._reply_to(chat_id, params)}
+        content: JSONDict = {
+            "text": text,
+            **self._reply_to(chat_id, params),
+            **self._thread_of(chat_id, params),
+        }
         if entities:
             content["entities"] = entities
         message = self._store_bot_message(chat_id, content, markup, (raw_text, parse_mode))
@@ -1239,6 +1247,7 @@ class BotApiEmulator:
         chat_id = self._known_chat(params)
         if chat_id in self._blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        self._check_group_target(chat_id)
         return chat_id
 
     def _editable_message(self, params: Params) -> tuple[int, JSONDict]:

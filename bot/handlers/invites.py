@@ -112,7 +112,12 @@ async def invite(update: Update, context: BotContext) -> None:
         cohort, role, actor.user_id, days=days, max_uses=max_uses
     )
     link = invite_link(context.bot.username, created.code)
-    await reply(update, invite_text(created, cohort, link, tr))
+    text = invite_text(created, cohort, link, tr)
+    if allowed(actor, Permission.MANAGE_GROUPS, cohort.id):  # the group chat, for staff
+        text += "\n\n" + tr(
+            "To add me to the group's chat (I pin the day's plan there), open: {link}"
+        ).format(link=f"https://t.me/{context.bot.username}?startgroup={cohort.code}")
+    await reply(update, text)
 
 
 def invite_text(created: Invite, cohort: Cohort, link: str, tr: Translator) -> str:

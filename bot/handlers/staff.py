@@ -17,6 +17,7 @@ from bot.handlers.common import (
     reply,
     usage,
 )
+from bot.i18n import Translator
 from bot.parsing import is_number
 from bot.services.access import Permission, allowed
 from bot.services.broadcasts import ACK_ACTION, MAX_TEXT
@@ -107,8 +108,10 @@ async def broadcast(update: Update, context: BotContext) -> None:
         tr("every group") if everyone else escape(target.name.get(tr.language) if target else "")
     )
     uid = actor.user_id
+    group_chats = await context.services.groups.groups_for(target.id if target else None)
     keyboard = InlineKeyboardMarkup(
         [
+            *_also_in_groups(uid, announcement_id, len(group_chats), tr),
             [
                 InlineKeyboardButton(
                     "📣 " + tr.pgettext("button", "Send"),
@@ -129,6 +132,19 @@ async def broadcast(update: Update, context: BotContext) -> None:
         count,
     ).format(n=count, where=where)
     await reply(update, f"👁 {header}\n\n{escape(text)}", keyboard)
+
+
+def _also_in_groups(
+    uid: int, announcement_id: int, groups: int, tr: Translator
+) -> list[list[InlineKeyboardButton]]:
+    """The choice to also post in the cohort's group chat(s), when it has any."""
+    if not groups:
+        return []
+    label = "📣 " + tr.ngettext(
+        "Send, and post in {n} group chat", "Send, and post in {n} group chats", groups
+    ).format(n=groups)
+    data = CallbackData(BROADCAST_ACTION, uid, f"sendg:{announcement_id}").encode()
+    return [[InlineKeyboardButton(label, callback_data=data)]]
 
 
 async def broadcast_pressed(update: Update, context: BotContext) -> None:
@@ -162,6 +178,8 @@ async def broadcast_pressed(update: Update, context: BotContext) -> None:
     await query.answer()
     if count is None:
         return  # pressed twice: already on its way
+    if action == "sendg":  # and its copy in the group chat(s), each posted once
+        await services.groups.post_announcement(announcement)
     await edit(
         query,
         tr.ngettext(

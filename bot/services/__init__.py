@@ -16,6 +16,7 @@ from bot.services.attendance import AttendanceService
 from bot.services.broadcasts import BroadcastService
 from bot.services.delivery import Sender
 from bot.services.feedback import FeedbackService
+from bot.services.groups import GroupService
 from bot.services.importer import Importer
 from bot.services.invites import InviteService
 from bot.services.itinerary import ItineraryService
@@ -49,6 +50,7 @@ class Services:
     feedback: FeedbackService
     tasks: TaskService  # the arrival checklist (a planner on the timed queue)
     attendance: AttendanceService
+    groups: GroupService  # the cohort's group chats: the day card, announcements, lifecycle
 
     @classmethod
     def build(
@@ -75,6 +77,8 @@ class Services:
         reminders.digest_extra = tasks.digest_lines
         attendance = AttendanceService(storage, clock, sender, scheduler)
         reminders.add_planner(attendance)
+        groups = GroupService(storage, clock, settings, sender, scheduler, catalogs, bot)
+        reminders.add_planner(groups)
         return cls(
             settings=settings,
             clock=clock,
@@ -94,4 +98,5 @@ class Services:
             feedback=feedback,
             tasks=tasks,
             attendance=attendance,
+            groups=groups,
         )

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     CHECK_IN = "check_in"  # check in, report an absence, read one's own attendance
     VIEW_ATTENDANCE = "view_attendance"  # the roll-call and the record of a cohort
     MARK_ATTENDANCE = "mark_attendance"  # mark a student present, excused or absent by hand
+    MANAGE_GROUPS = "manage_groups"  # link a group chat to a cohort, its language and settings
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ _SUPERVISOR_MAY = {
     Permission.MANAGE_TASKS,
     Permission.VIEW_ATTENDANCE,
     Permission.MARK_ATTENDANCE,
+    Permission.MANAGE_GROUPS,
 }
 _MEMBER_MAY = {
     Permission.READ_ITINERARY,
@@ -85,3 +87,23 @@ def allowed(actor: Actor, permission: Permission, cohort_id: int | None = None) 
     if actor.member_of(cohort_id):
         return permission in _MEMBER_MAY
     return False
+
+
+# Where a command may be answered when it is sent in a group chat. A group is public: only the
+# cohort's plan (the same for every member) is answered there, and the group's own settings,
+# for its staff. Everything else (personal, staff, anything naming people) gets only a pointer
+# to the private chat.
+GROUP_PUBLIC = frozenset({"today", "tomorrow", "week", "next", "contacts", "help"})
+GROUP_SETTINGS = frozenset({"link", "unlink", "settings", "language", "start"})
+
+
+def allowed_in_group(command: str) -> bool:
+    """May this command be answered in a group chat (by anyone for the plan, by the cohort's
+    staff for the group's settings)? False: a pointer to the private chat, nothing else."""
+    name = command.lower()
+    return name in GROUP_PUBLIC or name in GROUP_SETTINGS
+
+
+def manages_group_settings(command: str) -> bool:
+    """A command that changes the group itself: the cohort's staff only (MANAGE_GROUPS)."""
+    return command.lower() in GROUP_SETTINGS and command.lower() != "start"

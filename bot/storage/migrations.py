@@ -434,6 +434,47 @@ CREATE TABLE attendance_archive (
 )
 """
 
+# The cohort's group chats (issue 9): a group bound to one cohort (a forum group to one topic),
+# what the bot posted there (the day's card, change notices, announcements: claimed before the
+# send, so a restart neither repeats nor forgets one) and join requests waiting for a
+# supervisor. Posts follow a group's new id when it becomes a supergroup (ON UPDATE CASCADE).
+V12_GROUPS = """
+CREATE TABLE group_chats (
+    chat_id INTEGER PRIMARY KEY,
+    cohort_id INTEGER NOT NULL REFERENCES cohorts(id) ON DELETE CASCADE,
+    thread_id INTEGER,
+    title TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT 'en',
+    linked_by INTEGER,
+    linked_at TEXT NOT NULL,
+    card_time TEXT,
+    join_approval INTEGER NOT NULL DEFAULT 0,
+    pin_warned INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX group_chats_by_cohort ON group_chats (cohort_id);
+CREATE TABLE group_posts (
+    chat_id INTEGER NOT NULL REFERENCES group_chats(chat_id)
+        ON DELETE CASCADE ON UPDATE CASCADE,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed')),
+    message_id INTEGER,
+    text TEXT NOT NULL DEFAULT '',
+    pinned INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (chat_id, kind, ref)
+);
+CREATE TABLE group_join_requests (
+    id INTEGER PRIMARY KEY,
+    chat_id INTEGER NOT NULL REFERENCES group_chats(chat_id)
+        ON DELETE CASCADE ON UPDATE CASCADE,
+    user_id INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'declined')),
+    requested_at TEXT NOT NULL,
+    UNIQUE (chat_id, user_id)
+)
+"""
+
 MIGRATIONS: list[str] = [
     V1_FOUNDATION,
     V2_REMINDERS,
@@ -446,4 +487,5 @@ MIGRATIONS: list[str] = [
     V9_QUESTIONS,
     V10_TASKS,
     V11_ATTENDANCE,
+    V12_GROUPS,
 ]

@@ -14,6 +14,7 @@ from bot.storage.attendance import AttendanceRepository
 from bot.storage.console import ConsoleRepository
 from bot.storage.db import BadStoredValue, Database, from_db, to_db
 from bot.storage.feedback import FeedbackRepository
+from bot.storage.groups import GroupRepository
 from bot.storage.models import (
     Announcement,
     AnnouncementDelivery,
@@ -1327,6 +1328,7 @@ class OperationsRepository:
         counts["attendance_rows"] = await AttendanceRepository(self._db).purge_cohort(
             cohort_id, members
         )  # attendance: anonymous counts per session kept
+        await GroupRepository(self._db).purge_cohort(cohort_id)
         await self._db.execute("DELETE FROM memberships WHERE cohort_id = ?", (cohort_id,))
         await self._db.execute("DELETE FROM invites WHERE cohort_id = ?", (cohort_id,))
         # Users left without any group and without coordinator rights are deleted entirely
@@ -1348,6 +1350,7 @@ class OperationsRepository:
         await FeedbackRepository(self._db).forget_user(telegram_id)
         await TaskRepository(self._db).forget_user(telegram_id)
         await AttendanceRepository(self._db).forget_user(telegram_id)
+        await GroupRepository(self._db).forget_user(telegram_id)
         await self._db.execute("DELETE FROM users WHERE telegram_id = ?", (telegram_id,))
 
 
@@ -1372,6 +1375,7 @@ class Storage:
         self.feedback = FeedbackRepository(db)
         self.tasks = TaskRepository(db)
         self.attendance = AttendanceRepository(db)
+        self.groups = GroupRepository(db)
 
     def transaction(self):  # type: ignore[no-untyped-def]
         return self.db.transaction()
