@@ -541,3 +541,31 @@ async def test_playground_group_view_shows_the_pinned_card_edited_after_a_cancel
     view = transcript.rsplit("[the group chat:", 1)[1]
     assert re.search(r"#\d+ Mobility Bot 📌 PINNED \(edited\):\n\s+📌 Wednesday", view)
     assert "🔔 1 change to today's plan" in view
+
+
+async def test_the_card_checks_in_whoever_presses_and_posts_nothing_in_the_group(
+    harness: BotHarness,
+) -> None:
+    """Attendance from the group's card: each "✋ I'm here" records the presser (pop-up
+    answers; nothing about who came appears in the group)."""
+    group, chats = await linked_group(harness)
+    emu = harness.emulator
+    card = card_of(group)
+    buttons = [(label, data) for label, data in card.buttons() if "I'm here" in label]
+    ids = await today_sessions(harness)
+    assert len(buttons) == len(ids) and buttons[0][0].startswith("✋ 08:00")
+    first_session = int(buttons[0][1].rsplit(":", 1)[1])
+    start = len(emu.sent)
+    answers = emu.request_count("answerCallbackQuery")
+    student = chats["student_own"].user_id
+    for who in ("student_own", "student_own", "stranger"):
+        await emu.press_group_button(
+            group.chat_id, chats[who].user_id, card.message_id, buttons[0][1]
+        )
+    await emu.wait_for_request("answerCallbackQuery", count=answers + 3)
+    await harness.idle()
+    records = await harness.storage.attendance.for_session(first_session)
+    assert list(records) == [student]
+    assert group.messages(start) == []  # the group sees nothing of it
+    popups = [a["text"] for a in emu.callback_answers[-3:]]
+    assert any("checked in" in p for p in popups), popups

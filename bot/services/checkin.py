@@ -17,9 +17,12 @@ ABSENT_ACTION = "abs"
 ANYONE = 0  # a button any member may press for themselves
 
 
-def checkin_button(session_id: int, tr: Translator, user_id: int = ANYONE) -> InlineKeyboardButton:
+def checkin_button(
+    session_id: int, tr: Translator, user_id: int = ANYONE, *, label: str = "✋ "
+) -> InlineKeyboardButton:
+    """`label` goes before the words (the group's card puts the session's time there)."""
     return InlineKeyboardButton(
-        "✋ " + tr.pgettext("button", "I'm here"),
+        label + tr.pgettext("button", "I'm here"),
         callback_data=CallbackData(CHECKIN_ACTION, user_id, str(session_id)).encode(),
     )
 

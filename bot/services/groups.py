@@ -32,6 +32,7 @@ from bot.formatting import day_name, day_text, fit_message, hhmm
 from bot.i18n import Catalogs, Translator
 from bot.ratelimit import Priority, priority_args
 from bot.scheduling import JobScheduler
+from bot.services.checkin import checkin_button
 from bot.services.delivery import Outgoing, Sender
 from bot.services.reminders import HORIZON, TimedPlanner
 from bot.storage import Storage
@@ -41,6 +42,7 @@ from bot.storage.models import Announcement, Cohort, Role, Session, SessionChang
 log = logging.getLogger(__name__)
 
 CARD = "card"
+MAX_CARD_BUTTONS = 8  # a day has a handful of sessions; the card stays readable
 NOTICE = "notice"
 ANNOUNCEMENT = "announcement"
 GROUP_ACK_ACTION = "gack"  # "Got it" under a group's copy of an announcement (anyone may press)
@@ -199,6 +201,19 @@ class GroupService(TimedPlanner):
     def card_text(self, cohort: Cohort, day: date, sessions: list[Session], tr: Translator) -> str:
         return "📌 " + day_text(day, sessions, cohort, tr)
 
+    @staticmethod
+    def card_markup(
+        cohort: Cohort, sessions: list[Session], tr: Translator
+    ) -> InlineKeyboardMarkup | None:
+        """ "✋ I'm here" for each session of the day: whoever presses checks in for themselves
+        (the answer is a private pop-up; nothing about who came is posted in the group)."""
+        rows = [
+            [checkin_button(s.id, tr, label=f"✋ {hhmm(s.starts_at, cohort)} · ")]
+            for s in sessions
+            if not s.cancelled
+        ]
+        return InlineKeyboardMarkup(rows[:MAX_CARD_BUTTONS]) if rows else None
+
     async def post_card(self, group: GroupChat, day: date) -> int | None:
         """Posts and pins the day's card once; returns its message id (None: nothing posted,
         a day without sessions or a card already posted)."""
@@ -212,8 +227,10 @@ class GroupService(TimedPlanner):
         ref = day.isoformat()
         if not await groups.claim_post(group.chat_id, CARD, ref, self._clock.now()):
             return None
-        text = self.card_text(cohort, day, sessions, self.translator(group))
-        sent = await self._send(group, Outgoing(text), Priority.TIMED)
+        tr = self.translator(group)
+        text = self.card_text(cohort, day, sessions, tr)
+        markup = self.card_markup(cohort, sessions, tr)
+        sent = await self._send(group, Outgoing(text, markup), Priority.TIMED)
         if sent.group is None:
             return None  # the bot is not in the group any more: the binding is gone
         await groups.finish_post(
@@ -320,7 +337,8 @@ class GroupService(TimedPlanner):
         if post is None or post.status != "sent" or post.message_id is None:
             return False  # no card today yet: the morning's will show the change
         tr = self.translator(group)
-        text = self.card_text(cohort, day, await self._day_sessions(cohort, day), tr)
+        day_sessions = await self._day_sessions(cohort, day)
+        text = self.card_text(cohort, day, day_sessions, tr)
         if text == post.text:
             return False  # notes only, or a change already shown
         updated = "✏️ " + tr("Updated at {time}.").format(time=hhmm(now, cohort))
@@ -330,6 +348,7 @@ class GroupService(TimedPlanner):
                 chat_id=group.chat_id,
                 message_id=post.message_id,
                 parse_mode=ParseMode.HTML,
+                reply_markup=self.card_markup(cohort, day_sessions, tr),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 **priority_args(self._bot, Priority.TIMED),
             )
