@@ -61,7 +61,6 @@ from bot.services.feedback import FEEDBACK_ACTION, SURVEY_ACTION
 from bot.services.tasks import TASK_ACTION
 from bot.storage import Database, Storage
 from bot.webapp import WEBAPP_KEY, set_menu_button
-from bot.webapp.server import WebApp
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +123,8 @@ def build_application(
         await services.broadcasts.resume()
         services.presence.start()
         if settings.webapp_url:
+            from bot.webapp.server import WebApp  # aiohttp's web server: only when it is used
+
             webapp = WebApp(services, app.bot)
             await webapp.start()
             app.bot_data[WEBAPP_KEY] = webapp
@@ -139,7 +140,7 @@ def build_application(
             await services.presence.stop()
 
     async def post_shutdown(app: Application) -> None:
-        webapp: WebApp | None = app.bot_data.pop(WEBAPP_KEY, None)
+        webapp = app.bot_data.pop(WEBAPP_KEY, None)
         if webapp is not None:
             await webapp.stop()
         services: Services | None = app.bot_data.pop(SERVICES_KEY, None)

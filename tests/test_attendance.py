@@ -99,7 +99,7 @@ async def test_check_in_window_double_press_cancelled_and_foreign_sessions(
     # /here for the Uzbek student after the window closed: no session is open.
     await scheduler.retime(almaty(16, 9, 50))
     answer = await chats[803].send("/here")
-    assert "No session is open" in answer.text
+    assert "belgilanish ochiq boʻlgan mashgʻulot yoʻq" in answer.text  # uz
     statuses = {r["user_id"]: r["status"] for r in await rows(harness)}
     assert statuses == {801: "present", 802: "late"}
     # A press after the window closed: refused.
@@ -191,7 +191,7 @@ async def test_nudge_buttons_and_absence_flow_tell_the_supervisor(harness: BotHa
     twenty = next(d for _, d in minutes.buttons() if d.endswith(":20"))
     start = len(harness.emulator.sent)
     done = await chats[802].press(minutes, twenty)
-    assert "supervisor has been told" in done.text
+    assert "Руководитель группы предупреждён" in done.text
     told = await harness.emulator.wait_for_message(SUPERVISOR, after=start)
     assert "Bobur" in told.text and "20 minutes" in told.text
     # The same button again: no second notice, the row as it was.
@@ -212,7 +212,7 @@ async def test_nudge_buttons_and_absence_flow_tell_the_supervisor(harness: BotHa
     )
     assert "Isitma, shifokorga boraman" in text.text and "ill" in text.text
     bad = await chats[803].send("/absent 99999 ill")
-    assert "not one of your sessions" in bad.text
+    assert "bugungi qolgan mashgʻulotlaringiz orasida yoʻq" in bad.text
     usage = await chats[801].send("/absent sleepy")
     assert "Usage: /absent" in usage.text
     # A hostile, huge note: escaped and cut short, never markup.
@@ -254,7 +254,7 @@ async def test_roll_call_manual_marks_are_audited_and_refused_across_groups(
     assert len(await rows(harness, "SELECT * FROM attendance_marks")) == 1
     # The teacher's word overrides the app: the student's own check-in is refused now.
     late = await chats[803].send("/here")
-    assert "recorded by staff" in late.text
+    assert "masʼul xodimlar allaqachon belgilagan" in late.text
     # Another group's supervisor, a student of another group, a forged user id: refused.
     others = harness.user(1104, "en", name="OtherSup")
     await add_other_cohort(harness)
@@ -319,12 +319,12 @@ async def test_location_check_inside_outside_and_without_coordinates(
     # A location nobody asked for.
     start = len(emu.sent)
     await emu.send_location(802, 43.2568, 76.9279)
-    assert "not waiting" in (await emu.wait_for_message(802, after=start)).text
+    assert "геопозиция сейчас не нужна" in (await emu.wait_for_message(802, after=start)).text
     # No location on this device: /here a second time checks in self-reported.
     prompt = await chats[803].send("/here")
-    assert "share your location" in prompt.text
+    assert "tasdiqlash uchun" in prompt.text
     second = await chats[803].send("/here")
-    assert "checked in" in second.text and "Location confirmed" not in second.text
+    assert "Kelganingiz belgilandi" in second.text and "Joylashuv tasdiqlandi" not in second.text
     # A session without coordinates needs no location.
     cohort = await harness.storage.cohorts.by_code("TPI-2026")
     assert cohort is not None
@@ -340,7 +340,7 @@ async def test_location_check_inside_outside_and_without_coordinates(
         ),
     )
     direct = await chats[802].send("/here")
-    assert "checked in" in direct.text
+    assert "Вы отметились" in direct.text
     verdicts = {r["user_id"]: r["verdict"] for r in await rows(harness)}
     assert verdicts == {801: "verified", 802: "self", 803: "self"}
     # A location that comes after check-in closed (the prompt left from before): refused.
@@ -349,7 +349,7 @@ async def test_location_check_inside_outside_and_without_coordinates(
     start = len(emu.sent)
     await emu.send_location(802, 43.2559, 76.9279)
     closed = await emu.wait_for_message(802, after=start)
-    assert "closed at 09:45" in closed.text and closed.reply_markup == {"remove_keyboard": True}
+    assert "закрылась в 09:45" in closed.text and closed.reply_markup == {"remove_keyboard": True}
     assert len(await rows(harness)) == 3
     assert await rows(harness, "SELECT * FROM attendance_pending") == []
 

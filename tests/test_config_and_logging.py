@@ -165,21 +165,26 @@ async def test_a_refused_token_is_never_printed(tmp_path: Path, status: int) -> 
         runner, base_url = await _refusing_server(404)
         stop = runner.cleanup
     phrase = {401: "401 Unauthorized", 404: "404 Not Found"}[status]
-    try:
-        for command, token in (
-            (["run"], REFUSED_TOKENS[0]),
-            (["check"], REFUSED_TOKENS[1]),
-            (["invite", "TPI-2026", "student"], REFUSED_TOKENS[0]),
-            (["run"], REFUSED_TOKENS[1]),
-            (["check"], REFUSED_TOKENS[0]),
-            (["invite", "TPI-2026", "student"], REFUSED_TOKENS[1]),
-        ):
-            env = {**os.environ, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_BASE_URL": base_url,
-                   "BOT_DATABASE": str(database)}  # fmt: skip
-            result = await asyncio.to_thread(
-                subprocess.run, [sys.executable, "-m", "bot", *command], cwd=ROOT, env=env,
-                capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
+    runs = (
+        (["run"], REFUSED_TOKENS[0]),
+        (["check"], REFUSED_TOKENS[1]),
+        (["invite", "TPI-2026", "student"], REFUSED_TOKENS[0]),
+        (["run"], REFUSED_TOKENS[1]),
+        (["check"], REFUSED_TOKENS[0]),
+        (["invite", "TPI-2026", "student"], REFUSED_TOKENS[1]),
+    )
+
+    def one(command: list[str], token: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_BASE_URL": base_url,
+               "BOT_DATABASE": str(database)}  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *command], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    try:  # side by side: each is a process start-up and one refused request
+        results = await asyncio.gather(*(asyncio.to_thread(one, c, t) for c, t in runs))
+        for (command, token), result in zip(runs, results, strict=True):
             everything = result.stdout + result.stderr
             secret = token.split(":", 1)[1]
             assert token not in everything and secret not in everything, (command, everything)

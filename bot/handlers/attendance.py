@@ -46,7 +46,6 @@ from bot.services.attendance import (
     RollCall,
     letter,
 )
-from bot.services.attendance_report import attendance_report as build_report
 from bot.services.checkin import ABSENT_ACTION, ANYONE
 from bot.storage.attendance import AttendanceRecord, Source, Status
 from bot.storage.models import Cohort, Session
@@ -631,6 +630,8 @@ async def attendance_report(update: Update, context: BotContext) -> None:
     if cohort is None or update.effective_message is None:
         return
     services = context.services
+    from bot.services.attendance_report import attendance_report as build_report  # openpyxl
+
     data = await build_report(services.storage, cohort, services.clock.now(), context.tr)
     filename = "attendance-" + re.sub(r"[^A-Za-z0-9_-]+", "-", cohort.code) + ".xlsx"
     await update.effective_message.reply_document(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-
-from openpyxl import Workbook
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.services.importer import (
@@ -19,6 +17,10 @@ from bot.services.importer import (
 )
 from bot.storage import Storage
 from bot.storage.models import Cohort, Localized
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
 SESSION_EXPORT_COLUMNS = (
     "id", "cohort", "date", "start", "end", "title_en", "title_ru", "title_uz",
@@ -53,6 +55,8 @@ def _append(sheet: Worksheet, values: list[str]) -> None:
 
 
 async def export_cohort(storage: Storage, cohort: Cohort, now: datetime | None = None) -> bytes:
+    from openpyxl import Workbook  # imported when needed: it costs a start-up 0.1 s
+
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "cohorts"
