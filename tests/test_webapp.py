@@ -614,7 +614,9 @@ async def test_the_console_shows_the_roll_call_and_marks_by_hand_as_chat_does(
     record = await storage.attendance.get(safety.id, student)
     assert record.status is Status.PRESENT and record.marked_by == supervisor
     status, again = await mini.post(path, supervisor, body)
-    assert status == 200 and not again["changed"] and again["message"] == "Already marked: present."
+    assert (
+        status == 200 and not again["changed"] and again["message"] == "Already marked: present."
+    )
     (entry,) = await storage.attendance.marks(cohort.id)
     assert (entry.before, entry.after, entry.by_id) == ("missing", "present", supervisor)
 
@@ -633,7 +635,9 @@ async def test_the_console_shows_the_roll_call_and_marks_by_hand_as_chat_does(
     start = safety.starts_at
     foreign = await storage.sessions.insert(
         other.id,
-        SessionFields("o1", start, start + timedelta(hours=1), Localized("Secret"), Localized("D")),
+        SessionFields(
+            "o1", start, start + timedelta(hours=1), Localized("Secret"), Localized("D")
+        ),
     )
     for query in ("abc", "99999999", "1" * 40, str(foreign)):
         status, answer = await mini.get(

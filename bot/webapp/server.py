@@ -722,10 +722,16 @@ class WebApp:
             raise Refused(400, tr("This student is not in the group."))
         label = status_label_plain(status, tr)
         message = (
-            tr("Already marked: {status}.") if result is Mark.UNCHANGED else tr("Marked: {status}.")
+            tr("Already marked: {status}.")
+            if result is Mark.UNCHANGED
+            else tr("Marked: {status}.")
         ).format(status=label)
         roll = await attendance.roll_call(session, cohort)
-        return {"message": message, "changed": result is Mark.DONE, "roll": self._roll_call(roll, tr)}
+        return {
+            "message": message,
+            "changed": result is Mark.DONE,
+            "roll": self._roll_call(roll, tr),
+        }
 
     async def questions(self, request: web.Request, caller: Caller) -> dict[str, Any]:
         """The cohort's open questions as /questions lists them; answered in the chat."""
@@ -752,9 +758,7 @@ class WebApp:
                     "id": q.id,
                     "age": age_text(now - q.created_at, tr),
                     "student": await name(q.student_id),
-                    "owner": (
-                        tr("owner: {name}").format(name=owner) if owner else tr("no owner")
-                    ),
+                    "owner": tr("owner: {name}").format(name=owner) if owner else tr("no owner"),
                     "answered": q.status == "answered",
                     "state": tr("answered") if q.status == "answered" else "",
                     "undelivered": tr("answer undelivered") if q.id in undelivered else "",
