@@ -466,27 +466,30 @@
     var s = roll.session;
     var rows = roll.students.map(function (m) {
       var row = el("div", { class: "row", "data-student": String(m.id), "data-status": m.status });
-      var name = el("b", null, m.name);
-      var head = el("div", { class: "line" }, el("span", { class: "summary" }, m.label + " · ", name));
+      var summary = el("span", { class: "summary" }, m.label + " · ", el("b", null, m.name));
+      var head = el("div", { class: "line" }, summary);
       row.appendChild(head);
       if (m.detail) row.appendChild(el("div", { class: "hint" }, html(m.detail)));
       if (marks.length) {
         var open = el("button", { class: "plain", type: "button", "data-mark": String(m.id), "aria-label": S.mark_hint,
-          onclick: function () {
-            open.hidden = true;
-            row.appendChild(el.apply(null, ["div", { class: "actions" }].concat(marks.map(function (k) {
-              return el("button", { type: "button", "data-status": k.status, onclick: function () {
-                api("api/sessions/" + s.id + "/attendance", { json: { student: m.id, status: k.status } }).then(function (r) {
-                  var d = r.data || {};
-                  if (!r.ok) return toast(d.error || S.error);
-                  toast(d.message);
-                  card.replaceChildren();
-                  renderRoll(card, d.roll, marks);
-                });
-              } }, k.label);
-            }))));
-          } }, "✎");
+          onclick: showMarks }, "✎");
+        summary.addEventListener("click", showMarks);
         head.appendChild(open);
+      }
+      function showMarks() {
+        if (open.hidden) return;
+        open.hidden = true;
+        row.appendChild(el.apply(null, ["div", { class: "actions" }].concat(marks.map(function (k) {
+          return el("button", { type: "button", "data-status": k.status, onclick: function () {
+            api("api/sessions/" + s.id + "/attendance", { json: { student: m.id, status: k.status } }).then(function (r) {
+              var d = r.data || {};
+              if (!r.ok) return toast(d.error || S.error);
+              toast(d.message);
+              card.replaceChildren();
+              renderRoll(card, d.roll, marks);
+            });
+          } }, k.label);
+        }))));
       }
       return row;
     });
