@@ -524,6 +524,7 @@ async def test_the_playground_prints_signed_addresses_of_its_mini_app(tmp_path) 
     user = initdata.validate(fragment["tgWebAppData"], TOKEN, start + timedelta(minutes=1))
     assert user.id == 1001 and user.first_name == "Aziza"
     assert "[the Mini App opens: http://127.0.0.1:" in transcript
+    assert "roll-call under Attendance" in transcript
 
 
 async def test_an_unexpected_error_answers_in_json_and_logs_no_init_data(
