@@ -498,6 +498,10 @@ class Playground:
         for persona in PERSONAS.values():
             view = "console" if persona.role in (Role.SUPERVISOR, Role.COORDINATOR) else ""
             self.print(f"  {persona.label}: {self.mini_app_link(persona, view)}")
+        self.print(
+            "  (the supervisor's console has the roll-call under Attendance and the open"
+            " questions under Questions: try /ask as the student, then :clock +40m)"
+        )
 
     # -- time and files ----------------------------------------------------------------------
 

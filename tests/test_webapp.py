@@ -16,6 +16,9 @@ import pytest
 
 from bot.config import ConfigError, Settings
 from bot.services.admin import ChangeRefused, Refusal
+from bot.storage.attendance import Status
+from bot.storage.models import Localized, Role
+from bot.storage.repositories import SessionFields
 from bot.webapp import WEBAPP_KEY, initdata
 from tests.conftest import COORDINATOR_ID, DATA, BotFactory, BotHarness, edit_sessions
 from tests.webapp_support import IDS, PUBLIC_URL, MiniApp, add_people, start_mini_app
@@ -127,12 +130,20 @@ MATRIX: list[tuple[str, str, object, set[str]]] = [
     ("POST", "api/sessions/{s}/change", {"action": "room", "place": "Room 9", "revision": 0},
      {"coordinator"}),
     ("POST", "api/import/999", {"action": "discard"}, {"coordinator"}),
+    ("GET", "api/cohorts/TPI-2026/attendance", None, {"coordinator", "supervisor_own"}),
+    ("GET", "api/cohorts/TPI-2026/questions", None, {"coordinator", "supervisor_own"}),
+    # (student_own is marked present before the matrix runs: allowed marks change nothing)
+    ("POST", "api/sessions/{s}/attendance", {"student": IDS["student_own"], "status": "present"},
+     {"coordinator", "supervisor_own"}),
 ]  # fmt: skip
 
 
 async def test_permission_matrix(mini: MiniApp) -> None:
     harness = mini.harness
     session = await tpi_session(harness, "TPI-2026-S10")
+    await harness.services.attendance.mark(
+        COORDINATOR_ID, session, IDS["student_own"], Status.PRESENT
+    )
     before = await snapshot(harness)
     for method, template, body, allowed_for in MATRIX:
         path = template.format(s=session.id)
@@ -156,6 +167,7 @@ async def test_permission_matrix(mini: MiniApp) -> None:
     # Refused calls and previews changed nothing; the allowed reminder saves did only that.
     after = await snapshot(harness)
     assert after[:3] == before[:3] and after[4] == before[4]
+    assert len(await harness.storage.attendance.marks(session.cohort_id)) == 1  # the one above
 
 
 async def test_week_marks_today_now_next_and_cancelled_in_each_language(mini: MiniApp) -> None:
@@ -428,7 +440,8 @@ async def test_staff_views_and_reminders_and_calendar(mini: MiniApp) -> None:
     status, cohorts = await mini.get("api/cohorts", IDS["supervisor_own"])
     assert [c["code"] for c in cohorts["cohorts"]] == ["TPI-2026"] and not cohorts["import"]
     assert cohorts["cohorts"][0]["can"] == {
-        "roster": True, "announcements": True, "sessions": False, "audit": False
+        "roster": True, "announcements": True, "sessions": False, "audit": False,
+        "attendance": True, "questions": True,
     }  # fmt: skip
     _, coordinator = await mini.get("api/cohorts", COORDINATOR_ID)
     assert {c["code"] for c in coordinator["cohorts"]} == {"TPI-2026", "OTHER-1"}
@@ -511,6 +524,7 @@ async def test_the_playground_prints_signed_addresses_of_its_mini_app(tmp_path) 
     user = initdata.validate(fragment["tgWebAppData"], TOKEN, start + timedelta(minutes=1))
     assert user.id == 1001 and user.first_name == "Aziza"
     assert "[the Mini App opens: http://127.0.0.1:" in transcript
+    assert "roll-call under Attendance" in transcript
 
 
 async def test_an_unexpected_error_answers_in_json_and_logs_no_init_data(
@@ -552,3 +566,116 @@ async def test_the_emulator_checks_menu_buttons_and_web_app_addresses(emulator) 
         assert (
             await call("sendMessage", {"chat_id": 777, "text": "x", "reply_markup": markup}) == 400
         )
+
+
+async def test_the_console_shows_the_roll_call_and_marks_by_hand_as_chat_does(
+    mini: MiniApp,
+) -> None:
+    harness = mini.harness
+    services = harness.services
+    storage = harness.storage
+    cohort = await storage.cohorts.by_code("TPI-2026")
+    safety = await tpi_session(harness, "TPI-2026-S04")  # going on (check-in open)
+    lecture = await tpi_session(harness, "TPI-2026-S05")
+    supervisor, student = IDS["supervisor_own"], IDS["student_own"]
+    # A second student, with a name and a note that would be markup if not escaped.
+    hostile = "<img src=x onerror=alert(1)>"
+    await storage.users.touch(
+        1105, first_name=hostile, last_name="", username="", telegram_language="ru",
+        now=harness.clock.now(),
+    )  # fmt: skip
+    await storage.users.join(1105, cohort.id, Role.STUDENT, harness.clock.now())
+    user = await storage.users.get(1105)
+    assert await services.attendance.report_absence(user, cohort, [safety], "ill", note="<b>x")
+
+    status, answer = await mini.get("api/cohorts/TPI-2026/attendance", supervisor)
+    assert status == 200 and answer["roll"]["session"]["id"] == safety.id
+    assert [s["id"] for s in answer["today"]][:2] == [safety.id, lecture.id]
+    counts = {c["status"]: c["n"] for c in answer["roll"]["counts"]}
+    assert counts == {"present": 0, "late": 0, "excused": 1, "absent": 0, "missing": 1}
+    rows = {r["id"]: r for r in answer["roll"]["students"]}
+    assert set(rows) == {student, 1105}  # students only: staff are not on the roll
+    assert answer["roll"]["students"][0]["id"] == student  # the missing first
+    assert rows[student]["status"] == "missing" and "missing" in rows[student]["label"]
+    assert rows[1105]["name"] == hostile  # plain text, shown as text by the page
+    assert "&lt;b&gt;x" in rows[1105]["detail"] and "<b>" not in rows[1105]["detail"]
+    assert [m["status"] for m in answer["marks"]] == ["present", "excused", "absent"]
+    # Another of today's sessions, picked; before it starts nobody is "missing" yet.
+    _, later = await mini.get(f"api/cohorts/TPI-2026/attendance?session={lecture.id}", supervisor)
+    assert later["roll"]["session"]["id"] == lecture.id and not later["roll"]["session"]["started"]
+    assert "not checked in yet" in later["roll"]["students"][0]["label"]
+
+    # A mark by hand: the service's, audited once; the second press changes nothing.
+    assert await storage.attendance.marks(cohort.id) == []
+    path = f"api/sessions/{safety.id}/attendance"
+    body = {"student": student, "status": "present"}
+    status, marked = await mini.post(path, supervisor, body)
+    assert status == 200 and marked["changed"] and marked["message"] == "Marked: present."
+    assert {c["status"]: c["n"] for c in marked["roll"]["counts"]}["present"] == 1
+    record = await storage.attendance.get(safety.id, student)
+    assert record.status is Status.PRESENT and record.marked_by == supervisor
+    status, again = await mini.post(path, supervisor, body)
+    assert (
+        status == 200 and not again["changed"] and again["message"] == "Already marked: present."
+    )
+    (entry,) = await storage.attendance.marks(cohort.id)
+    assert (entry.before, entry.after, entry.by_id) == ("missing", "present", supervisor)
+
+    # Bad input is answered in the user's language and changes nothing.
+    before = await storage.attendance.for_session(safety.id)
+    status, answer = await mini.post(path, supervisor, {"student": supervisor, "status": "absent"},
+                                     "uz")  # fmt: skip
+    assert status == 400 and answer["error"] == "Bu talaba guruhda yoʻq."
+    other_student = {"student": IDS["student_other"], "status": "absent"}
+    assert (await mini.post(path, supervisor, other_student))[0] == 400
+    for bad in ({"student": student, "status": "late"}, {"student": str(student)},
+                {"student": True, "status": "present"}, [], {"status": "present"}):  # fmt: skip
+        assert (await mini.post(path, supervisor, bad))[0] == 400, bad
+    assert await storage.attendance.for_session(safety.id) == before
+    other = await storage.cohorts.by_code("OTHER-1")
+    start = safety.starts_at
+    foreign = await storage.sessions.insert(
+        other.id,
+        SessionFields(
+            "o1", start, start + timedelta(hours=1), Localized("Secret"), Localized("D")
+        ),
+    )
+    for query in ("abc", "99999999", "1" * 40, str(foreign)):
+        status, answer = await mini.get(
+            f"api/cohorts/TPI-2026/attendance?session={query}", supervisor, "ru"
+        )
+        assert status == 404 and answer["error"].startswith("Занятия #"), (query, answer)
+    status, _ = await mini.post(f"api/sessions/{foreign}/attendance", supervisor, body)
+    assert status == 404
+
+
+async def test_the_console_lists_open_questions_answered_in_chat(mini: MiniApp) -> None:
+    harness = mini.harness
+    services = harness.services
+    storage = harness.storage
+    cohort = await storage.cohorts.by_code("TPI-2026")
+    student = await storage.users.get(IDS["student_own"])
+    supervisor = await storage.users.get(IDS["supervisor_own"])
+    _, empty = await mini.get("api/cohorts/TPI-2026/questions", supervisor.telegram_id)
+    assert empty == {"questions": []}
+    text = "Where is the <b>dormitory</b> & the canteen?"
+    first = (await services.questions.ask(student, cohort, text, 1, False)).question
+    second = (await services.questions.ask(student, cohort, "x" * 2000, 2, False)).question
+    await services.questions.take(second, supervisor)
+    harness.clock.advance(timedelta(minutes=95))
+
+    _, listed = await mini.get("api/cohorts/TPI-2026/questions", supervisor.telegram_id, "ru")
+    q1, q2 = listed["questions"]
+    assert (q1["id"], q1["student"], q1["text"]) == (first.id, "student_own", text)
+    assert q1["owner"] == "никто не взял" and q1["age"] == "1 ч 35 мин"
+    assert q2["owner"] == "отвечает: supervisor_own" and len(q2["text"]) == 300
+    _, coordinator = await mini.get("api/cohorts/TPI-2026/questions", COORDINATOR_ID, "uz")
+    assert coordinator["questions"][0]["owner"] == "masʼul yoʻq"
+    await services.questions.close(first, supervisor)
+    _, after = await mini.get("api/cohorts/TPI-2026/questions", supervisor.telegram_id)
+    assert [q["id"] for q in after["questions"]] == [second.id]  # closed ones leave the list
+    # Another cohort's supervisor is refused, a code that does not exist too.
+    status, _ = await mini.get("api/cohorts/TPI-2026/questions", IDS["supervisor_other"])
+    assert status == 403
+    status, _ = await mini.get("api/cohorts/NOPE/questions", IDS["supervisor_own"])
+    assert status == 403

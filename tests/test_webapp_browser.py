@@ -215,4 +215,19 @@ async def test_a_coordinator_moves_a_session_and_the_students_are_told(
     await page.click("[data-tab=audit]")
     await page.wait_for_selector("#audit .row")
     assert "moved" in await page.locator("#audit .row").first.inner_text()
+
+    # The cohort's supervisor: the roll-call (the student missing) and the open questions.
+    supervisor = harness.user(5201, "en", name="Dilnoza")
+    await supervisor.join(await harness.invite_code("TPI-2026", "supervisor"))
+    await page.goto(mini.page_url(5201, query="?view=console"))
+    await page.reload()
+    await page.click("[data-tab=attendance]")
+    await page.wait_for_selector("#attendance-counts")
+    assert "Jasur" in await page.inner_text("#attendance [data-status=missing]")
+    await page.screenshot(path=ARTIFACTS / "supervisor-attendance-light.png")
+    await page.click("#attendance [data-status=missing] .summary")
+    await page.click("#attendance .actions [data-status=present]")
+    await page.wait_for_selector("#attendance .row[data-status=present]")
+    await page.click("[data-tab=questions]")
+    await page.wait_for_selector("#questions-hint")
     assert errors == []

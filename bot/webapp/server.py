@@ -27,6 +27,8 @@ from telegram import Bot, InputFile
 from telegram.error import TelegramError
 
 from bot.formatting import day_heading, hhmm, local_date, local_moment
+from bot.handlers.attendance import _detail as attendance_detail
+from bot.handlers.attendance import status_label, status_label_plain
 from bot.handlers.common import role_name
 from bot.handlers.editing import _refusal as refusal_text
 from bot.handlers.editing import audit_text, session_line
@@ -36,9 +38,12 @@ from bot.parsing import is_number, parse_date, parse_time
 from bot.services import Services
 from bot.services.access import Actor, Permission, allowed
 from bot.services.admin import MAX_LOCATION, MAX_REASON, ChangeRefused, Refusal
+from bot.services.attendance import Mark, RollCall
 from bot.services.calendar import build_calendar
+from bot.services.questions import QUOTE, age_text
 from bot.services.reminders import LEAD_CHOICES
 from bot.services.spreadsheets import MAX_FILE_BYTES
+from bot.storage.attendance import Status
 from bot.storage.models import Cohort, Role, Session, User
 from bot.webapp import initdata
 from bot.webapp.texts import OUTSIDE_TELEGRAM, strings, text
@@ -133,6 +138,9 @@ class WebApp:
         r.add_get("/api/cohorts/{code}/announcements", self._api(self.announcements))
         r.add_get("/api/cohorts/{code}/sessions", self._api(self.sessions))
         r.add_get("/api/cohorts/{code}/audit", self._api(self.audit))
+        r.add_get("/api/cohorts/{code}/attendance", self._api(self.attendance))
+        r.add_get("/api/cohorts/{code}/questions", self._api(self.questions))
+        r.add_post("/api/sessions/{id}/attendance", self._api(self.mark_attendance))
         r.add_post("/api/sessions/{id}/change", self._api(self.change))
         r.add_post("/api/import", self._api(self.upload))
         r.add_post("/api/import/{id}", self._api(self.import_decision))
@@ -515,6 +523,8 @@ class WebApp:
                         "announcements": allowed(actor, Permission.BROADCAST, cohort.id),
                         "sessions": allowed(actor, Permission.EDIT_ITINERARY, cohort.id),
                         "audit": allowed(actor, Permission.VIEW_AUDIT, cohort.id),
+                        "attendance": allowed(actor, Permission.VIEW_ATTENDANCE, cohort.id),
+                        "questions": allowed(actor, Permission.ANSWER_QUESTIONS, cohort.id),
                     },
                 }
             )
@@ -610,6 +620,153 @@ class WebApp:
         views = await self.services.admin.audit_log(cohort, AUDIT_SHOWN)
         # audit_text escapes everything it quotes: the same HTML /audit sends.
         return {"entries": [audit_text(v, cohort, caller.tr) for v in views]}
+
+    async def attendance(self, request: web.Request, caller: Caller) -> dict[str, Any]:
+        """The roll-call /attendance shows: the session going on (or the next), or the one of
+        the cohort's the address names (`?session=`), with today's sessions to pick from."""
+        cohort = await self._cohort(request, caller, Permission.VIEW_ATTENDANCE)
+        tr = caller.tr
+        services = self.services
+        raw = request.query.get("session", "")
+        if raw:
+            session = await services.storage.sessions.get(int(raw)) if _an_id(raw) else None
+            if session is None or session.cohort_id != cohort.id:
+                raise Refused(404, tr("There is no session #{id}.").format(id=raw[:12]))
+        else:
+            session = await services.attendance.roll_call_session(cohort)
+        now = services.clock.now()
+        today = now.astimezone(cohort.tz).date()
+        start = datetime.combine(today, time(0), tzinfo=cohort.tz)
+        picker = [
+            self._session_item(s, cohort, tr, "")
+            for s in await services.storage.sessions.starting_between(
+                cohort.id, start, start + timedelta(days=1)
+            )
+        ]
+        if session is None:
+            return {
+                "today": picker,
+                "roll": None,
+                "message": tr("There are no sessions left in this group's programme."),
+            }
+        roll = await services.attendance.roll_call(session, cohort)
+        return {
+            "today": picker,
+            "roll": self._roll_call(roll, tr),
+            "marks": (
+                [
+                    {"status": st.value, "label": status_label(st, True, tr)}
+                    for st in (Status.PRESENT, Status.EXCUSED, Status.ABSENT)
+                ]
+                if allowed(caller.actor, Permission.MARK_ATTENDANCE, cohort.id)
+                else []
+            ),
+        }
+
+    def _roll_call(self, roll: RollCall, tr: Translator) -> dict[str, Any]:
+        """Counts and names, missing first (they are who staff look for); plain text except
+        `detail`, which is escaped HTML as /attendance sends it."""
+        s, cohort = roll.session, roll.cohort
+        local = s.starts_at.astimezone(cohort.tz).date()
+        statuses: list[Status | None] = [
+            Status.PRESENT, Status.LATE, Status.EXCUSED, Status.ABSENT, None
+        ]  # fmt: skip
+        order = {st: i for i, st in enumerate([None, Status.ABSENT, Status.LATE,
+                                               Status.EXCUSED, Status.PRESENT])}  # fmt: skip
+        students = sorted(
+            roll.students,
+            key=lambda p: (order[p[1].status if p[1] else None], p[0].display_name.lower()),
+        )
+        return {
+            "session": self._session_item(s, cohort, tr, "")
+            | {"day": day_heading(local, tr), "started": roll.started},
+            "counts": [
+                {
+                    "status": st.value if st else "missing",
+                    "label": status_label(st, roll.started, tr),
+                    "n": roll.count(st),
+                }
+                for st in statuses
+            ],
+            "students": [
+                {
+                    "id": user.telegram_id,
+                    "name": user.display_name,
+                    "status": record.status.value if record else "missing",
+                    "label": status_label(record.status if record else None, roll.started, tr),
+                    "detail": attendance_detail(record, cohort, tr),
+                }
+                for user, record in students
+            ],
+        }
+
+    async def mark_attendance(self, request: web.Request, caller: Caller) -> dict[str, Any]:
+        """A mark by hand, as the roll-call's buttons make it in chat: the same service call
+        (audited), present, excused or absent; a second identical mark changes nothing."""
+        session, cohort = await self._session(request, caller, Permission.MARK_ATTENDANCE)
+        tr = caller.tr
+        body = await self._body(request)
+        student, raw_status = body.get("student"), body.get("status")
+        choices = {"present": Status.PRESENT, "excused": Status.EXCUSED, "absent": Status.ABSENT}
+        if (
+            not isinstance(student, int)
+            or isinstance(student, bool)
+            or not isinstance(raw_status, str)
+            or raw_status not in choices
+        ):
+            raise Refused(400, tr("This button is out of date."))
+        status = choices[raw_status]
+        attendance = self.services.attendance
+        result = await attendance.mark(caller.actor.user_id, session, student, status)
+        if result is Mark.NOT_ON_ROLL:
+            raise Refused(400, tr("This student is not in the group."))
+        label = status_label_plain(status, tr)
+        message = (
+            tr("Already marked: {status}.")
+            if result is Mark.UNCHANGED
+            else tr("Marked: {status}.")
+        ).format(status=label)
+        roll = await attendance.roll_call(session, cohort)
+        return {
+            "message": message,
+            "changed": result is Mark.DONE,
+            "roll": self._roll_call(roll, tr),
+        }
+
+    async def questions(self, request: web.Request, caller: Caller) -> dict[str, Any]:
+        """The cohort's open questions as /questions lists them; answered in the chat."""
+        cohort = await self._cohort(request, caller, Permission.ANSWER_QUESTIONS)
+        tr = caller.tr
+        storage = self.services.storage
+        now = self.services.clock.now()
+        questions = await storage.questions.unclosed_in(cohort.id)
+        undelivered = await storage.questions.undelivered([q.id for q in questions])
+        names: dict[int, str] = {}
+
+        async def name(uid: int) -> str:
+            if uid not in names:
+                user = await storage.users.get(uid)
+                names[uid] = user.display_name if user else str(uid)
+            return names[uid]
+
+        shown = []
+        for q in questions:
+            owner = await name(q.owner_id) if q.owner_id else None
+            text = q.text if len(q.text) <= QUOTE else q.text[: QUOTE - 1] + "…"
+            shown.append(
+                {
+                    "id": q.id,
+                    "age": age_text(now - q.created_at, tr),
+                    "student": await name(q.student_id),
+                    "owner": tr("owner: {name}").format(name=owner) if owner else tr("no owner"),
+                    "answered": q.status == "answered",
+                    "state": tr("answered") if q.status == "answered" else "",
+                    "undelivered": tr("answer undelivered") if q.id in undelivered else "",
+                    "text": text or "📎",
+                    "media": q.has_media,
+                }
+            )
+        return {"questions": shown}
 
     async def change(self, request: web.Request, caller: Caller) -> dict[str, Any]:
         """One change to a session, as /move, /room, /cancel or /restore make it: first a

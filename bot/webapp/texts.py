@@ -53,6 +53,14 @@ TEXTS: dict[str, tuple[str | None, str]] = {
     "roster": N_("Members"),
     "announcements": N_("Announcements"),
     "audit": N_("Changes"),
+    "attendance": N_("Attendance"),
+    "questions": N_("Questions"),
+    "mark_hint": N_("Tap a name to mark the student by hand."),
+    "no_questions": N_("No open questions."),
+    "questions_hint": N_(
+        "Questions are answered in the chat: reply to the bot's message with the question, or "
+        "use its buttons there. /questions lists them too."
+    ),
     "import": pgettext("button", "Import"),
     "move": pgettext("button", "Move"),
     "room": pgettext("button", "Place"),

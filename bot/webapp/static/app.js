@@ -303,7 +303,7 @@
 
   function renderConsole(data, picker) {
     var cohort = state.cohort;
-    var names = ["sessions", "roster", "announcements", "audit"].filter(function (n) {
+    var names = ["sessions", "roster", "attendance", "questions", "announcements", "audit"].filter(function (n) {
       return cohort.can[n];
     });
     if (data.import) names.push("import");
@@ -319,7 +319,7 @@
       body
     );
     var views = { sessions: consoleSessions, roster: consoleRoster, announcements: consoleAnnouncements,
-      audit: consoleAudit, import: consoleImport };
+      audit: consoleAudit, import: consoleImport, attendance: consoleAttendance, questions: consoleQuestions };
     views[state.consoleTab](body, cohort);
   }
 
@@ -431,6 +431,90 @@
           el("div", { class: "hint" }, [m.role, m.language, m.reachable ? "✅ " + S.reachable : "🚫 " + S.blocked, m.seen].filter(Boolean).join(" · ")));
       });
       body.replaceChildren(el.apply(null, ["div", { class: "card", id: "roster" }].concat(rows)));
+    });
+  }
+
+  // The roll-call of the session going on (or the next), or of one of today's sessions;
+  // staff who may mark tap a name for the marks, made as the chat's buttons make them.
+  function consoleAttendance(body, cohort, sessionId) {
+    var query = sessionId ? "?session=" + encodeURIComponent(sessionId) : "";
+    cohortApi(cohort, "attendance" + query).then(function (result) {
+      if (!result.ok) return body.replaceChildren(el("p", { class: "notice" }, result.data.error));
+      var d = result.data;
+      var picker = null;
+      if (d.today.length) {
+        picker = el("select", { id: "attendance-session", "aria-label": S.attendance, onchange: function () {
+          consoleAttendance(body, cohort, picker.value);
+        } });
+        d.today.forEach(function (s) {
+          picker.appendChild(el("option", { value: String(s.id), selected: d.roll && d.roll.session.id === s.id },
+            s.start + " · " + s.title + (s.cancelled ? " · " + S.cancelled : "")));
+        });
+        if (d.roll && !d.today.some(function (s) { return s.id === d.roll.session.id; })) {
+          picker.insertBefore(el("option", { value: String(d.roll.session.id), selected: true },
+            d.roll.session.day + " " + d.roll.session.start + " · " + d.roll.session.title), picker.firstChild);
+        }
+      }
+      var card = el("div", { class: "card", id: "attendance" });
+      body.replaceChildren(picker ? el("div", { class: "line" }, picker) : "", card);
+      if (!d.roll) return card.appendChild(el("p", null, d.message));
+      renderRoll(card, d.roll, d.marks);
+    });
+  }
+
+  function renderRoll(card, roll, marks) {
+    var s = roll.session;
+    var rows = roll.students.map(function (m) {
+      var row = el("div", { class: "row", "data-student": String(m.id), "data-status": m.status });
+      var summary = el("span", { class: "summary" }, m.label + " · ", el("b", null, m.name));
+      var head = el("div", { class: "line" }, summary);
+      row.appendChild(head);
+      if (m.detail) row.appendChild(el("div", { class: "hint" }, html(m.detail)));
+      if (marks.length) {
+        var open = el("button", { class: "plain", type: "button", "data-mark": String(m.id), "aria-label": S.mark_hint,
+          onclick: showMarks }, "✎");
+        summary.addEventListener("click", showMarks);
+        head.appendChild(open);
+      }
+      function showMarks() {
+        if (open.hidden) return;
+        open.hidden = true;
+        row.appendChild(el.apply(null, ["div", { class: "actions" }].concat(marks.map(function (k) {
+          return el("button", { type: "button", "data-status": k.status, onclick: function () {
+            api("api/sessions/" + s.id + "/attendance", { json: { student: m.id, status: k.status } }).then(function (r) {
+              var d = r.data || {};
+              if (!r.ok) return toast(d.error || S.error);
+              toast(d.message);
+              card.replaceChildren();
+              renderRoll(card, d.roll, marks);
+            });
+          } }, k.label);
+        }))));
+      }
+      return row;
+    });
+    card.append(
+      el("div", { class: "what" }, el("b", null, s.title), el("span", { class: "num" }, " #" + s.id)),
+      el("div", { class: "hint" }, s.day + ", " + s.start + "–" + s.end + (s.cancelled ? " · " + S.cancelled : "")),
+      el("p", { id: "attendance-counts" }, roll.counts.map(function (c) { return c.label + ": " + c.n; }).join(" · "))
+    );
+    rows.forEach(function (r) { card.appendChild(r); });
+    if (marks.length && rows.length) card.appendChild(el("p", { class: "hint" }, S.mark_hint));
+  }
+
+  function consoleQuestions(body, cohort) {
+    cohortApi(cohort, "questions").then(function (result) {
+      if (!result.ok) return body.replaceChildren(el("p", { class: "notice" }, result.data.error));
+      var list = result.data.questions;
+      var hint = el("p", { class: "hint", id: "questions-hint" }, S.questions_hint);
+      if (!list.length) return body.replaceChildren(el("p", { class: "notice" }, S.no_questions), hint);
+      body.replaceChildren(el.apply(null, ["div", { class: "card", id: "questions" }].concat(list.map(function (q) {
+        return el("div", { class: "row", "data-id": String(q.id) },
+          el("div", null, el("span", { class: "num" }, "#" + q.id + " "), el("b", null, q.student)),
+          el("div", { class: "hint" }, [q.age, q.owner, q.state, q.undelivered ? "⚠️ " + q.undelivered : ""]
+            .filter(Boolean).join(" · ")),
+          el("div", { class: "html" }, q.text));
+      }))), hint);
     });
   }
 
