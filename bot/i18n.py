@@ -64,12 +64,20 @@ class Translator:
         return Locale.parse(self.language)
 
 
+# Parsed catalogs by (file, modification time): a process that builds several Applications
+# (the tests, the playground) parses each .mo once; a changed file is read again.
+_PARSED: dict[tuple[str, float], gettext.GNUTranslations] = {}
+
+
 def _load_one(directory: Path, language: str) -> gettext.GNUTranslations:
     folder = directory / language / "LC_MESSAGES"
     po, mo = folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
     if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
-        with mo.open("rb") as fp:
-            return gettext.GNUTranslations(fp)
+        key = (str(mo), mo.stat().st_mtime)
+        if key not in _PARSED:
+            with mo.open("rb") as fp:
+                _PARSED[key] = gettext.GNUTranslations(fp)
+        return _PARSED[key]
     if not po.exists():
         raise CatalogError(f"missing catalog {po}")
     # The compiled file is missing or older than its source: compile now, in memory, and
