@@ -55,6 +55,15 @@ async def seed_programme(folder: Path, members: int) -> Path:
     return database
 
 
+async def settle(emulator: BotApiEmulator, quiet: float = 1.5) -> None:
+    """Waits until the bot has sent nothing for `quiet` seconds."""
+    while True:
+        count = len(emulator.sent)
+        await asyncio.sleep(quiet)
+        if len(emulator.sent) == count:
+            return
+
+
 async def ask_until(
     emulator: BotApiEmulator, uid: int, done: asyncio.Event, window: list[float],
     latencies: list[float], rng: random.Random,
@@ -85,6 +94,11 @@ async def people_during_broadcast(members: int = 1000) -> dict[str, float]:
             process = launch(OURS, emulator, database, str(RATE))
             try:
                 await emulator.wait_for_request("getUpdates", 1, timeout=60)
+                # What the bot sends on its own at start (the demo checklist's reminders due
+                # today) is over before the askers begin: the askers are demo members, and a
+                # reminder and an answer to the same person within a second would meet the
+                # emulator's strict one-a-second-per-chat limit, which is not what is measured.
+                await settle(emulator)
                 done = asyncio.Event()
                 window: list[float] = []  # [when Send was pressed]
                 latencies: list[float] = []
