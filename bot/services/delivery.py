@@ -10,6 +10,7 @@ broadcasts): nobody waits for their /today while a cohort's reminders go out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 CONCURRENT_SENDS = 30
+# Sends that are not answers to a person take at most this many of the bot's 8 HTTP
+# connections (`bot.app.CONNECTIONS`) at once: two always stay free for answers, so a burst
+# of notices (a catch-up after a big import, with the send limiter off) never makes someone's
+# /today wait for a connection. Six in flight still carry far more than Telegram's 30/s.
+BACKGROUND_CONNECTIONS = 6
 BACKOFF_SECONDS = (1, 2, 4, 8)
 
 
@@ -58,6 +64,7 @@ class Sender:
         self._clock = clock
         self._catalogs = catalogs
         self._backoff = backoff
+        self._background = asyncio.Semaphore(BACKGROUND_CONNECTIONS)
 
     def translator(self, user: User) -> Translator:
         return self._catalogs.get(choose_language(user.language, user.telegram_language))
@@ -94,19 +101,21 @@ class Sender:
     ) -> tuple[str, str, int | None]:
         """(status, error, message id) after retrying what is worth retrying."""
         limit = priority_args(self._bot, priority)
+        lane = self._background if priority is not Priority.REPLY else contextlib.nullcontext()
         attempt = 0
         while True:
             attempt += 1
             try:
-                message = await self._bot.send_message(
-                    chat_id,
-                    fit_message(outgoing.text),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=outgoing.markup,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    **outgoing.extra,
-                    **limit,
-                )
+                async with lane:
+                    message = await self._bot.send_message(
+                        chat_id,
+                        fit_message(outgoing.text),
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=outgoing.markup,
+                        link_preview_options=LinkPreviewOptions(is_disabled=True),
+                        **outgoing.extra,
+                        **limit,
+                    )
                 return "sent", "", message.message_id
             except Forbidden as exc:
                 return "unreachable", str(exc), None
