@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import percentile, synthetic_programme
-from bench.latency import FIRST_USER, OURS, launch, seed
+from bench.latency import FIRST_USER, OURS, launch, seed, settle
 from bot.emulator import BotApiEmulator
 from bot.storage import Database, Storage
 from bot.storage.models import Role
@@ -53,15 +53,6 @@ async def seed_programme(folder: Path, members: int) -> Path:
                                   username="", telegram_language="en", now=now)  # fmt: skip
         await storage.users.join(SUPERVISOR, cohort.id, Role.SUPERVISOR, now)
     return database
-
-
-async def settle(emulator: BotApiEmulator, quiet: float = 1.5) -> None:
-    """Waits until the bot has sent nothing for `quiet` seconds."""
-    while True:
-        count = len(emulator.sent)
-        await asyncio.sleep(quiet)
-        if len(emulator.sent) == count:
-            return
 
 
 async def ask_until(
