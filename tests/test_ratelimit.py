@@ -17,7 +17,7 @@ from telegram import Bot
 from telegram.error import RetryAfter
 
 from bot.ratelimit import Priority, PriorityRateLimiter, group_key, priority_args
-from tests.conftest import COORDINATOR_ID, BotHarness
+from tests.conftest import COORDINATOR_ID, BotFactory, BotHarness
 from tests.test_staff import join_many
 
 BULK_TEXT = "Bulk announcement for everyone"
@@ -242,3 +242,41 @@ async def test_a_cancelled_wait_gives_its_slot_to_the_next() -> None:
     await asyncio.gather(first, *waiting[1:])
     await rl.shutdown()
     assert [label for _, label in recorder.sent] == ["first", "w1", "w2"]
+
+
+async def test_an_answer_finds_a_connection_while_notices_hold_the_others(
+    bot_factory: BotFactory,
+) -> None:
+    """Timed and bulk sends take at most BACKGROUND_CONNECTIONS of the bot's 8 HTTP
+    connections: with the send limiter off (nothing else orders them) and Telegram slow to
+    take 40 notices, someone's /today still finds a free connection at once."""
+    from bot.services.delivery import BACKGROUND_CONNECTIONS, Outgoing
+
+    harness = await bot_factory(messages_per_second=0)
+    emu = harness.emulator
+    student = harness.user(8800, "en")
+    await student.join(await harness.invite_code())
+    for uid in range(9000, 9040):
+        emu.add_user(uid, f"N{uid}")
+
+    def held() -> list[dict[str, Any]]:
+        return [p for m, p in emu.calls if m == "sendMessage" and int(p["chat_id"]) >= 9000]
+
+    emu.hold("sendMessage", lambda params: int(params["chat_id"]) >= 9000)
+    sender = harness.services.sender
+    notices = [
+        asyncio.create_task(sender.send_once(uid, Outgoing(f"notice {uid}")))
+        for uid in range(9000, 9040)
+    ]
+    try:
+        for _ in range(200):  # until the notices stop arriving at the (held) emulator
+            before = len(held())
+            await asyncio.sleep(0.02)
+            if before and len(held()) == before:
+                break
+        answer = await student.send("/today", timeout=5)  # through a free connection
+        assert answer.text.startswith("📅")
+        assert len(held()) == BACKGROUND_CONNECTIONS  # the other 34 wait in the bot
+    finally:
+        emu.release()
+    assert {s for s, _, _ in await asyncio.gather(*notices)} == {"sent"}

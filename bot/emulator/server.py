@@ -257,6 +257,10 @@ class BotApiEmulator(GroupsMixin):
         self._file_numbers = itertools.count(1)
 
         # Fault injection and bookkeeping.
+        self._held: dict[str, Callable[[dict[str, Any]], bool]] = {}
+        self._released = asyncio.Event()
+        self.in_flight: dict[str, int] = {}
+        self.most_in_flight: dict[str, int] = {}
         self._blocked: set[int] = set()
         self._flood: _FloodControl | None = None
         self._failures: dict[str, deque[ApiError]] = {}
@@ -587,6 +591,16 @@ class BotApiEmulator(GroupsMixin):
 
     # ------------------------------------------------------------------------- fault injection
 
+    def hold(self, method: str, which: Callable[[dict[str, Any]], bool] = lambda _: True) -> None:
+        """From now on, requests of `method` (those `which` picks by their parameters) wait
+        in flight until `release()`: a slow Telegram, to see what a bot does meanwhile."""
+        self._released.clear()
+        self._held[method] = which
+
+    def release(self) -> None:
+        self._held.clear()
+        self._released.set()
+
     def block_user(self, user_id: int) -> None:
         """From now on, sends and edits to this user's chat fail with 403 Forbidden."""
         self._blocked.add(user_id)
@@ -714,6 +728,16 @@ class BotApiEmulator(GroupsMixin):
                 raise ApiError(500, "Internal Server Error: dropped by before_request")
             if failures := self._failures.get(name):
                 raise failures.popleft()
+            if (gate := self._held.get(name)) is not None and gate(params.values):
+                # A slow Telegram: the request waits, in flight, until the test releases it.
+                self.in_flight[name] = self.in_flight.get(name, 0) + 1
+                self.most_in_flight[name] = max(
+                    self.most_in_flight.get(name, 0), self.in_flight[name]
+                )
+                try:
+                    await self._released.wait()
+                finally:
+                    self.in_flight[name] -= 1
             self._check_flood(name, params)
             result = await handler(params)
         except ApiError as error:
