@@ -569,3 +569,20 @@ async def test_the_card_checks_in_whoever_presses_and_posts_nothing_in_the_group
     assert group.messages(start) == []  # the group sees nothing of it
     popups = [a["text"] for a in emu.callback_answers[-3:]]
     assert any("checked in" in p for p in popups), popups
+
+
+async def test_a_group_today_after_a_change_by_another_process_is_fresh_for_anyone(
+    harness: BotHarness,
+) -> None:
+    """The plan cache is kept per cohort and keyed on the position read with the sender; in
+    a group the sender may read another cohort (or none): the group's cohort is read first."""
+    from tests.test_timed_queue import change_session
+
+    group, chats = await linked_group(harness)
+    first = await group.send(chats["student_own"].user_id, "/today")
+    assert "Room of news" not in first[0].text
+    ids = await today_sessions(harness)
+    await change_session(harness.storage, ids[-1], location=Localized("Room of news"))
+    # Not yet taken in by the bot's change feed: a stranger to the cohort asks in the group.
+    fresh = await group.send(chats["stranger"].user_id, "/today")
+    assert "Room of news" in fresh[0].text

@@ -103,6 +103,8 @@ async def plan_command(update: Update, context: BotContext) -> None:
     tr = context.tr
     services = context.services
     itinerary = services.itinerary
+    # The group's cohort may not be the one the sender reads in private: its position first.
+    await itinerary.refresh(cohort.id, context.user.cohort_id if context.user else None)
     if command in ("today", "tomorrow"):
         day = await (itinerary.today(cohort) if command == "today" else itinerary.tomorrow(cohort))
         header = tr("Today") if command == "today" else tr("Tomorrow")

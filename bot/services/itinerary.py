@@ -119,6 +119,13 @@ class ItineraryService:
         self._clock = clock
         self.plans = PlanCache()
 
+    async def refresh(self, cohort_id: int, observed: int | None = None) -> None:
+        """Before reading another cohort's plans than the one `load_user` read the position of
+        (`observed`: a group's cohort, a coordinator's view in the Mini App): reads that
+        cohort's position, so its cached plans are never older than a confirmed change."""
+        if cohort_id != observed:
+            self.plans.observe(cohort_id, await self._storage.changes.position_of(cohort_id))
+
     def local_now(self, cohort: Cohort) -> datetime:
         return self._clock.now().astimezone(cohort.tz)
 

@@ -931,6 +931,13 @@ class ChangeRepository:
         row = await self._db.fetchone("SELECT MAX(id) AS m FROM session_changes")
         return int(row["m"] or 0) if row else 0
 
+    async def position_of(self, cohort_id: int) -> int:
+        """The latest change id of one cohort (what `load_user` reads for the user's own)."""
+        row = await self._db.fetchone(
+            "SELECT MAX(id) AS m FROM session_changes WHERE cohort_id = ?", (cohort_id,)
+        )
+        return int(row["m"] or 0) if row else 0
+
     async def mark_processed_many(self, change_ids: Sequence[int]) -> None:
         await self._db.executemany(
             "UPDATE session_changes SET processed = 1 WHERE id = ?", [(i,) for i in change_ids]

@@ -280,11 +280,17 @@ class WebApp:
     async def _all_sessions(self, cohort: Cohort) -> list[Session]:
         """A cohort's whole itinerary, from the plan cache while its change feed stands still
         (sign-in tells the cache where the user's cohort's feed stands, as `load_user` does
-        for chat; another cohort's sessions are read afresh)."""
+        for chat; `_fresh` does for another cohort)."""
         storage = self.services.storage
         return await self.services.itinerary.plans.get(
             cohort.id, "webapp:all", lambda: storage.sessions.for_cohort(cohort.id)
         )
+
+    async def _fresh(self, caller: Caller, cohort: Cohort) -> None:
+        """Another cohort than the caller's own (a coordinator's view): its position first,
+        so its cached plans are never older than a confirmed change."""
+        own = caller.user.cohort_id if caller.user is not None else None
+        await self.services.itinerary.refresh(cohort.id, own)
 
     @staticmethod
     async def _body(request: web.Request) -> dict[str, Any]:
@@ -590,6 +596,7 @@ class WebApp:
 
     async def sessions(self, request: web.Request, caller: Caller) -> dict[str, Any]:
         cohort = await self._cohort(request, caller, Permission.EDIT_ITINERARY)
+        await self._fresh(caller, cohort)
         tr = caller.tr
         now = self.services.clock.now()
         rows = []
