@@ -232,7 +232,10 @@ async def test_taking_ownership_forgery_undelivered_and_lists(harness: BotHarnes
     assert "yours" in await press_quietly(harness, chats[SUPERVISOR], first, take)
     assert "yours" in await press_quietly(harness, chats[SUPERVISOR], first, take)  # again: fine
     await harness.idle()
-    assert "Taken by Gafurov User" in emu.get_message(SUPERVISOR + 1, second.message_id)["text"]
+    copy = emu.get_message(SUPERVISOR + 1, second.message_id)
+    assert "Taken by Gafurov User" in copy["text"]
+    labels = [b["text"] for row in copy["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["✍️ Answer", "✖️ Close"]  # "I'll take it" is gone once someone owns it
     other = data(SUPERVISOR + 1, "take:1")
     assert "already taken" in await press_quietly(harness, chats[SUPERVISOR + 1], second, other)
     # A supervisor of another cohort forges "I'll take it" (and Close) for this question.

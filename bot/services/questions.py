@@ -267,15 +267,11 @@ class QuestionService(TimedPlanner):
 
         if question.status == CLOSED:
             return None  # an edit without buttons removes them
-        return InlineKeyboardMarkup(
-            [
-                [
-                    button("✍️ " + tr.pgettext("button", "Answer"), "ans"),
-                    button("🙋 " + tr.pgettext("button", "I'll take it"), "take"),
-                    button("✖️ " + tr.pgettext("button", "Close"), "close"),
-                ]
-            ]
-        )
+        row = [button("✍️ " + tr.pgettext("button", "Answer"), "ans")]
+        if question.owner_id is None:  # once someone owns it, "I'll take it" is gone
+            row.append(button("🙋 " + tr.pgettext("button", "I'll take it"), "take"))
+        row.append(button("✖️ " + tr.pgettext("button", "Close"), "close"))
+        return InlineKeyboardMarkup([row])
 
     async def refresh_staff_messages(self, question_id: int) -> None:
         """Every staff member's copy of the question shows who owns it and where it stands."""
