@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,14 +85,19 @@ class Sender:
         self, kind: str, ref: str, users: list[User], render: Render
     ) -> dict[str, int]:
         """Sends to many users at once; the rate limiter keeps it within Telegram's limits."""
+        return await self.deliver_many((kind, ref, user, render) for user in users)
+
+    async def deliver_many(self, sends: Iterable[tuple[str, str, User, Render]]) -> dict[str, int]:
+        """Each (kind, ref, user, render) as `deliver` does, side by side (the rate limiter
+        paces them); a tally of the final statuses."""
         semaphore = asyncio.Semaphore(CONCURRENT_SENDS)
 
-        async def one(user: User) -> str:
+        async def one(kind: str, ref: str, user: User, render: Render) -> str:
             async with semaphore:
                 return await self.deliver(kind, ref, user, render)
 
         tally: dict[str, int] = {}
-        for status in await asyncio.gather(*(one(u) for u in users)):
+        for status in await asyncio.gather(*(one(*send) for send in sends)):
             tally[status] = tally.get(status, 0) + 1
         return tally
 

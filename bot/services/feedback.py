@@ -11,7 +11,6 @@ Anonymous by design: staff read averages, counts and comments, never who gave th
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from bot.callbacks import CallbackData
 from bot.clock import Clock
 from bot.i18n import Translator
 from bot.scheduling import JobScheduler
-from bot.services.delivery import CONCURRENT_SENDS, Outgoing, Sender
+from bot.services.delivery import Outgoing, Sender
 from bot.services.export import _append  # text cells, formulas never evaluated
 from bot.services.reminders import TimedPlanner, session_group
 from bot.storage import Storage
@@ -130,18 +129,9 @@ class FeedbackService(TimedPlanner):
         render: Callable[[int, Translator], Outgoing],
     ) -> dict[str, int]:
         """`Sender.deliver` to each user, side by side, with buttons bound to that user."""
-        semaphore = asyncio.Semaphore(CONCURRENT_SENDS)
-
-        async def one(user: User) -> str:
-            async with semaphore:
-                return await self._sender.deliver(
-                    kind, ref, user, lambda tr: render(user.telegram_id, tr)
-                )
-
-        tally: dict[str, int] = {}
-        for status in await asyncio.gather(*(one(u) for u in users)):
-            tally[status] = tally.get(status, 0) + 1
-        return tally
+        return await self._sender.deliver_many(
+            (kind, ref, u, lambda tr, uid=u.telegram_id: render(uid, tr)) for u in users
+        )
 
     # -- the survey -----------------------------------------------------------------------
 

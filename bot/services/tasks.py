@@ -13,15 +13,13 @@ re-planning; each send goes through `Sender.deliver`, so a restart repeats nothi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from html import escape
-from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
@@ -32,7 +30,7 @@ from bot.clock import Clock
 from bot.i18n import N_, Translator
 from bot.parsing import parse_date
 from bot.scheduling import JobScheduler
-from bot.services.delivery import CONCURRENT_SENDS, Outgoing, Sender
+from bot.services.delivery import Outgoing, Render, Sender
 from bot.services.reminders import TimedPlanner
 from bot.storage import Storage
 from bot.storage.models import Cohort, Role, User
@@ -403,7 +401,7 @@ class TaskService(TimedPlanner):
             return tally  # stale
         students, table = await self.overview(cohort)
         by_id = {u.telegram_id: u for u in students}
-        sends: list[Coroutine[Any, Any, str]] = []
+        sends: list[tuple[str, str, User, Render]] = []
         for task, views in table:
             for user_id, view in views.items():
                 if view.state is not State.OPEN or view.due not in (day, day + timedelta(1)):
@@ -412,13 +410,11 @@ class TaskService(TimedPlanner):
                 if not user.reachable:
                     continue
                 when = "day" if view.due == day else "eve"
-                sends.append(self._sender.deliver(
+                sends.append((
                     "task_due", f"{task.id}:{view.due.isoformat()}:{when}", user,
                     lambda tr, v=view, u=user_id: self._reminder(v, tr, u),
                 ))  # fmt: skip
-        for status in await _bounded(sends):
-            tally[status] = tally.get(status, 0) + 1
-        return tally
+        return await self._sender.deliver_many(sends)
 
     def _reminder(self, view: TaskView, tr: Translator, user_id: int) -> Outgoing:
         task = view.task
@@ -482,17 +478,6 @@ class TaskService(TimedPlanner):
             return lines
 
         return {uid: lines_of(tasks) for uid, tasks in due.items()}
-
-
-async def _bounded(sends: list[Coroutine[Any, Any, str]]) -> list[str]:
-    """Side by side, as `Sender.deliver_all` sends (the rate limiter paces them)."""
-    gate = asyncio.Semaphore(CONCURRENT_SENDS)
-
-    async def one(send: Coroutine[Any, Any, str]) -> str:
-        async with gate:
-            return await send
-
-    return list(await asyncio.gather(*(one(s) for s in sends)))
 
 
 def _audited(task: Task, reason: str = "") -> str:
